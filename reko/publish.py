@@ -1,0 +1,39 @@
+"""Publish a file of CloudEvents, one JSON object per line, to the certificate topic as they are."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from pathlib import Path
+
+from aiokafka import AIOKafkaProducer
+
+
+def record_key(line: bytes) -> bytes | None:
+    """The contract's key is the certificateId; a line that has none is sent without a key."""
+    try:
+        certificate_id = json.loads(line)["data"]["certificateId"]
+    except (ValueError, KeyError, TypeError):
+        return None
+    return certificate_id.encode() if isinstance(certificate_id, str) else None
+
+
+def read_lines(path: Path) -> list[bytes]:
+    return [line for line in path.read_bytes().splitlines() if line.strip()]
+
+
+async def publish_lines(bootstrap_servers: str, topic: str, lines: Iterable[bytes]) -> int:
+    """Send every line unvalidated (bad input is the pipeline's to reject); returns the count."""
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap_servers, linger_ms=5)
+    await producer.start()
+    try:
+        futures = [await producer.send(topic, key=record_key(line), value=line) for line in lines]
+        for future in futures:
+            await future
+    finally:
+        await producer.stop()
+    return len(futures)
+
+
+async def publish_events(bootstrap_servers: str, topic: str, events: Iterable[dict]) -> int:  # type: ignore[type-arg]
+    return await publish_lines(bootstrap_servers, topic, (json.dumps(event, ensure_ascii=False).encode() for event in events))

@@ -1,0 +1,126 @@
+"""Intake's subscriber: certificates in, sick-leave case changes out."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+
+from services.intake import repository
+from services.intake.case_changes import case_changes, case_snapshot
+from services.intake.certificate import certificate_from_contract, is_same_certificate
+from services.intake.pseudonym import pseudonymise
+from services.intake.settings import IntakeSettings
+from services.intake.sick_leave_case import assemble_sick_leave_cases
+from shared.consumer import ApplyContext, BadEvent, Incoming
+from shared.contracts.cases import CASE_CHANGED_TYPE, SickLeaveCaseChanged
+from shared.contracts.certificates import (
+    BadCertificateEvent,
+    CertificateRevoked,
+    CertificateSigned,
+    parse_certificate_event,
+)
+from shared.personnummer import parse_personnummer
+from shared.service import ServiceRuntime
+
+CertificateEvent = CertificateSigned | CertificateRevoked
+
+
+def decode_certificate_record(record: ConsumerRecord[Any, Any]) -> tuple[str, CertificateEvent]:
+    try:
+        event = parse_certificate_event(record.value)
+    except BadCertificateEvent as bad:
+        raise BadEvent(bad.error_class, bad.reason) from None
+    # CloudEvents: `source` + `id` identify an event.
+    return f"{event.source} {event.id}", event
+
+
+class CertificateIntake:
+    """Stores certificates, re-assembles the cases of every patient they touch, publishes changes."""
+
+    def __init__(self, settings: IntakeSettings, cases_topic: str) -> None:
+        self._settings = settings
+        self._key = settings.pseudonym_key.get_secret_value().encode()
+        self._cases_topic = cases_topic
+
+    async def apply(self, context: ApplyContext, incoming: list[Incoming[CertificateEvent]]) -> None:
+        conn = context.conn
+        known = await repository.certificates_by_id(conn, {item.event.data.certificate_id for item in incoming})
+        new_patients: dict[str, tuple[Any, str]] = {}
+        new_certificates = []
+        revocations = []
+        for item in incoming:
+            event = item.event
+            if isinstance(event, CertificateRevoked):
+                revocations.append((event.data.certificate_id, event.data.revoked_at))
+                continue
+            identity = parse_personnummer(event.data.patient.person_id, on=event.data.signing_date)
+            pseudonym = pseudonymise(identity.normalised, self._key)
+            certificate = certificate_from_contract(event.data).model_copy(update={"patient_id": pseudonym})
+            stored = known.get(certificate.certificate_id)
+            if stored is None:
+                known[certificate.certificate_id] = certificate
+                new_certificates.append(certificate)
+                new_patients.setdefault(pseudonym, (identity.birth_date, identity.sex.value))
+            elif not is_same_certificate(stored, certificate):
+                context.dead_letter(
+                    item,
+                    "ConflictingResign",
+                    f"conflicting re-sign: certificate {certificate.certificate_id} was signed before with other content; the first one stands",
+                )
+        await repository.add_patients(conn, [(pseudonym, born, sex) for pseudonym, (born, sex) in new_patients.items()])
+        await repository.add_certificates(conn, new_certificates)
+        await repository.add_revocations(conn, revocations)
+
+        affected = {certificate.patient_id for certificate in new_certificates}
+        affected |= {known[certificate_id].patient_id for certificate_id, _ in revocations if certificate_id in known}
+        if affected:
+            await self._reassemble(context, affected)
+
+    async def _reassemble(self, context: ApplyContext, patients: set[str]) -> None:
+        for history in await repository.patient_histories(context.conn, patients):
+            cases = assemble_sick_leave_cases(history.certificates, history.revoked_ids, max_gap=self._settings.max_gap)
+            snapshots = [
+                case_snapshot(case, patient_pseudonym=history.patient_pseudonym, birth_date=history.birth_date, sex=history.sex)
+                for case in cases
+            ]
+            changes = case_changes(history.published_cases, snapshots)
+            if not changes:
+                continue
+            revision = history.revision + 1
+            for change in changes:
+                self._publish(context, change.model_copy(update={"patient_revision": revision, "revision_event_count": len(changes)}))
+            await repository.save_cases(context.conn, history.patient_pseudonym, snapshots, revision)
+
+    def _publish(self, context: ApplyContext, change: SickLeaveCaseChanged) -> None:
+        context.outbox.event(
+            topic=self._cases_topic,
+            key=change.patient_pseudonym,
+            event_type=CASE_CHANGED_TYPE,
+            time=context.clock.now(),
+            subject=change.case_id,
+            data=change,
+        )
+
+
+def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
+    topics = settings.topics
+    intake = CertificateIntake(settings, runtime.topic(topics.cases))
+    certificates = runtime.batch_consumer(topic=topics.certificates, decode=decode_certificate_record, apply=intake.apply)
+    runtime.publishes(
+        topics.cases,
+        title="SickLeaveCaseChanged",
+        description="Every change of a sick-leave case (opened, extended, shortened, split, merged, removed), keyed by patient pseudonym.",
+        schema=SickLeaveCaseChanged,
+    )
+
+    @runtime.broker.subscriber(runtime.topic(topics.certificates), **runtime.subscription(topics.certificates, title="OnCertificates"))
+    async def on_certificates(body: Any, message: KafkaMessage) -> None:
+        """Consumes FK 7804 `signed`/`revoked` CloudEvents from `sickleave.certificates.v1`.
+
+        Emits `SickLeaveCaseChanged` on `sickleave.cases.v1` (through the outbox) and dead-letters bad
+        input with its reason on `sickleave.certificates.v1.dlq`. Acknowledges manually: the offsets
+        of a batch are committed only after its transaction (certificates, inbox, outbox) committed.
+        """
+        await certificates.handle(message)

@@ -1,0 +1,114 @@
+"""Milestones' subscriber and scheduler: case changes and the clock in, milestone states out."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka import ConsumerRecord
+from faststream.kafka.annotations import KafkaMessage
+
+from services.milestones import repository
+from services.milestones.milestone_changes import milestone_changes
+from services.milestones.rehabkedja import ChainCase, milestones_at, next_change_date
+from services.milestones.settings import MilestonesSettings
+from shared.clock import Clock
+from shared.consumer import TRANSIENT_ERRORS, ApplyContext, Incoming
+from shared.contracts.cases import SickLeaveCaseChanged
+from shared.contracts.milestones import MILESTONE_CHANGED_TYPE, MilestoneChanged
+from shared.events import decode_published_event
+from shared.outbox import Outbox
+from shared.service import ServiceRuntime
+
+log = structlog.get_logger("milestones")
+
+
+def decode_case_record(record: ConsumerRecord[Any, Any]) -> tuple[str, SickLeaveCaseChanged]:
+    return decode_published_event(record, SickLeaveCaseChanged)
+
+
+class MilestoneTracker:
+    """Keeps every patient's milestones equal to the rules for the cases seen and the clock."""
+
+    def __init__(self, settings: MilestonesSettings, milestones_topic: str, clock: Clock) -> None:
+        self._rules = settings.rules
+        self._topic = milestones_topic
+        self._clock = clock
+
+    async def apply_case_events(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
+        touched: set[str] = set()
+        for item in incoming:
+            if await repository.record_case_event(context.conn, item.event):
+                touched.add(item.event.patient_pseudonym)
+        for patient in sorted(await repository.complete_patients(context.conn, touched)):
+            await self.evaluate(context.conn, context.outbox, patient)
+
+    async def evaluate(self, conn: asyncpg.Connection, outbox: Outbox, patient: str) -> None:
+        today = self._clock.today()
+        cases = {case.case_id: case for case in await repository.cases_of(conn, patient)}
+        chain_cases = [ChainCase(case_id=case.case_id, start=case.start, end=case.end, certificates=case.certificates) for case in cases.values()]
+        states = milestones_at(chain_cases, today, self._rules)
+        published = await repository.published_milestones(conn, patient)
+        # A cancelled milestone whose case is gone keeps the last body it had; everything else
+        # is described by the case as it is now.
+        changes = milestone_changes(published, states, cases)
+        for change in changes:
+            outbox.event(
+                topic=self._topic,
+                key=patient,
+                event_type=MILESTONE_CHANGED_TYPE,
+                time=self._clock.now(),
+                subject=change.milestone_id,
+                data=change,
+            )
+        await repository.save_milestones(conn, changes)
+        await repository.set_timer(conn, patient, next_change_date(chain_cases, today, self._rules))
+
+    async def run_scheduler(self, runtime: ServiceRuntime, interval_seconds: float) -> None:
+        """Fires every timer that fell due, including those that fell due while the service was down."""
+        while True:
+            try:
+                while await self._fire_due_timers(runtime):
+                    pass
+            except TRANSIENT_ERRORS as problem:
+                runtime.metrics.transient_failures.labels(stage="scheduler").inc()
+                log.warning("scheduler retrying", error=type(problem).__name__)
+            await asyncio.sleep(interval_seconds)
+
+    async def _fire_due_timers(self, runtime: ServiceRuntime, batch: int = 100) -> bool:
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            patients = await repository.claim_due_timers(conn, self._clock.today(), batch)
+            outbox = Outbox(source=f"urn:reko:{runtime.name}")
+            for patient in patients:
+                await self.evaluate(conn, outbox, patient)
+            await outbox.write(conn)
+        return len(patients) == batch
+
+
+def register(runtime: ServiceRuntime, settings: MilestonesSettings) -> None:
+    topics = settings.topics
+    tracker = MilestoneTracker(settings, runtime.topic(topics.milestones), runtime.clock)
+    cases = runtime.batch_consumer(topic=topics.cases, decode=decode_case_record, apply=tracker.apply_case_events)
+    runtime.publishes(
+        topics.milestones,
+        title="MilestoneChanged",
+        description="Rehabkedja checkpoints (days 90/180/365) and the 30-day plan: SCHEDULED, DUE or CANCELLED.",
+        schema=MilestoneChanged,
+    )
+
+    @runtime.broker.subscriber(runtime.topic(topics.cases), **runtime.subscription(topics.cases, title="OnCaseChanges"))
+    async def on_case_changes(body: Any, message: KafkaMessage) -> None:
+        """Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`.
+
+        Re-evaluates the patient's chain once a whole case revision has arrived and emits
+        `MilestoneChanged` on `rehab.milestones.v1` (through the outbox) for every (case, kind) whose
+        state or due date changed. Acknowledges manually, after the transaction committed.
+        """
+        await cases.handle(message)
+
+    async def scheduler(runtime: ServiceRuntime) -> None:
+        await tracker.run_scheduler(runtime, settings.scheduler_interval_seconds)
+
+    runtime.background(scheduler)

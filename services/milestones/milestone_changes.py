@@ -1,0 +1,58 @@
+"""Which milestone states to publish, given what was published before (rules.md §4, last part)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from services.milestones.rehabkedja import MilestoneState
+from shared.contracts.cases import SickLeaveCaseChanged
+from shared.contracts.milestones import MilestoneChanged, MilestoneKind, MilestoneStatus
+
+
+def milestone_id(case_id: str, kind: MilestoneKind) -> str:
+    return f"{case_id}:{kind.value}"
+
+
+def milestone_changes(
+    published: Mapping[tuple[str, MilestoneKind], MilestoneChanged],
+    states: Sequence[MilestoneState],
+    cases: Mapping[str, SickLeaveCaseChanged],
+) -> list[MilestoneChanged]:
+    """The milestone events that make the latest published state equal the computed one.
+
+    A (case, kind) that is no longer computed (not in view, not applicable, case withdrawn) becomes
+    CANCELLED once; one whose first computed state is CANCELLED is never published; an unchanged
+    state publishes nothing, so DUE goes out once per due date.
+    """
+    changes: list[MilestoneChanged] = []
+    computed = {(state.case_id, state.kind): state for state in states}
+    for key, state in computed.items():
+        before = published.get(key)
+        case = cases[state.case_id]
+        if before is None and state.status is MilestoneStatus.CANCELLED:
+            continue
+        if before is not None and (before.status, before.due_date, before.care_unit_hsa_id) == (state.status, state.due_date, case.care_unit_hsa_id):
+            continue
+        changes.append(
+            MilestoneChanged(
+                milestone_id=milestone_id(state.case_id, state.kind),
+                case_id=state.case_id,
+                patient_pseudonym=case.patient_pseudonym,
+                certificate_ids=case.certificate_ids,
+                care_unit_hsa_id=case.care_unit_hsa_id,
+                kind=state.kind,
+                due_date=state.due_date,
+                status=state.status,
+                chain_day=state.chain_day,
+                offset=state.offset,
+                earlier_case_ids=state.earlier_case_ids,
+                legal_reference=state.legal_reference,
+                title=state.title,
+                protected_identity=case.protected_identity,
+                revision=(before.revision + 1) if before else 1,
+            )
+        )
+    for key, before in published.items():
+        if key not in computed and before.status is not MilestoneStatus.CANCELLED:
+            changes.append(before.model_copy(update={"status": MilestoneStatus.CANCELLED, "revision": before.revision + 1}))
+    return changes

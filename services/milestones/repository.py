@@ -1,0 +1,91 @@
+"""Milestones' tables: cases per patient, revision progress, published milestones, timers."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from datetime import date
+
+import asyncpg
+
+from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
+from shared.contracts.milestones import MilestoneChanged, MilestoneKind
+
+
+async def record_case_event(conn: asyncpg.Connection, event: SickLeaveCaseChanged) -> bool:
+    """Apply one case event; False when it belongs to a revision older than the one held."""
+    row = await conn.fetchrow(
+        "SELECT revision, events_seen FROM patients WHERE patient_pseudonym = $1 FOR UPDATE", event.patient_pseudonym
+    )
+    if row is not None and event.patient_revision < row["revision"]:
+        return False
+    if row is None or event.patient_revision > row["revision"]:
+        await conn.execute(
+            "INSERT INTO patients (patient_pseudonym, revision, events_seen, events_expected) VALUES ($1, $2, 1, $3) "
+            "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2, events_seen = 1, events_expected = $3",
+            event.patient_pseudonym,
+            event.patient_revision,
+            event.revision_event_count,
+        )
+    else:
+        await conn.execute("UPDATE patients SET events_seen = events_seen + 1 WHERE patient_pseudonym = $1", event.patient_pseudonym)
+    if event.status is CaseStatus.REMOVED:
+        await conn.execute("DELETE FROM cases WHERE case_id = $1", event.case_id)
+    else:
+        await conn.execute(
+            "INSERT INTO cases (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
+            "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
+            event.case_id,
+            event.patient_pseudonym,
+            event.model_dump(mode="json"),
+        )
+    return True
+
+
+async def complete_patients(conn: asyncpg.Connection, patients: Collection[str]) -> list[str]:
+    rows = await conn.fetch(
+        "SELECT patient_pseudonym FROM patients WHERE patient_pseudonym = ANY($1::text[]) AND events_seen >= events_expected",
+        list(patients),
+    )
+    return [row["patient_pseudonym"] for row in rows]
+
+
+async def cases_of(conn: asyncpg.Connection, patient: str) -> list[SickLeaveCaseChanged]:
+    rows = await conn.fetch("SELECT body FROM cases WHERE patient_pseudonym = $1", patient)
+    return [SickLeaveCaseChanged.model_validate(row["body"]) for row in rows]
+
+
+async def published_milestones(conn: asyncpg.Connection, patient: str) -> dict[tuple[str, MilestoneKind], MilestoneChanged]:
+    rows = await conn.fetch("SELECT body FROM milestones WHERE patient_pseudonym = $1", patient)
+    milestones = [MilestoneChanged.model_validate(row["body"]) for row in rows]
+    return {(milestone.case_id, milestone.kind): milestone for milestone in milestones}
+
+
+async def save_milestones(conn: asyncpg.Connection, milestones: Iterable[MilestoneChanged]) -> None:
+    await conn.executemany(
+        "INSERT INTO milestones (case_id, kind, patient_pseudonym, status, due_date, revision, body) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "ON CONFLICT (case_id, kind) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, status = excluded.status, "
+        "due_date = excluded.due_date, revision = excluded.revision, body = excluded.body",
+        [
+            (m.case_id, m.kind.value, m.patient_pseudonym, m.status.value, m.due_date, m.revision, m.model_dump(mode="json"))
+            for m in milestones
+        ],
+    )
+
+
+async def set_timer(conn: asyncpg.Connection, patient: str, fires_on: date | None) -> None:
+    if fires_on is None:
+        await conn.execute("DELETE FROM timers WHERE patient_pseudonym = $1", patient)
+    else:
+        await conn.execute(
+            "INSERT INTO timers (patient_pseudonym, fires_on) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET fires_on = $2",
+            patient,
+            fires_on,
+        )
+
+
+async def claim_due_timers(conn: asyncpg.Connection, today: date, limit: int) -> list[str]:
+    """Lock timers that fell due; SKIP LOCKED lets several instances share the work, none twice."""
+    rows = await conn.fetch(
+        "SELECT patient_pseudonym FROM timers WHERE fires_on <= $1 ORDER BY fires_on LIMIT $2 FOR UPDATE SKIP LOCKED", today, limit
+    )
+    return [row["patient_pseudonym"] for row in rows]

@@ -1,0 +1,22 @@
+"""The notifications service: alerts the coordinators of the responsible care unit."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from fastapi import FastAPI
+
+from services.notifications import api, handlers
+from services.notifications.settings import NotificationsSettings
+from shared.service import ServiceRuntime
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
+    settings = settings or NotificationsSettings()
+    runtime = ServiceRuntime(
+        "notifications", settings, MIGRATIONS, description="Turns milestone states into alerts for the rehabkoordinatorer of a care unit."
+    )
+    handlers.register(runtime, settings)
+    return runtime.http_app(routers=[api.router(runtime)])

@@ -1,0 +1,38 @@
+"""Notifications' table of alerts."""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+
+import asyncpg
+
+from shared.contracts.alerts import AlertChanged
+
+
+async def alerts_by_id(conn: asyncpg.Connection, alert_ids: Collection[str]) -> dict[str, AlertChanged]:
+    rows = await conn.fetch("SELECT body FROM alerts WHERE alert_id = ANY($1::text[])", list(alert_ids))
+    alerts = [AlertChanged.model_validate(row["body"]) for row in rows]
+    return {alert.alert_id: alert for alert in alerts}
+
+
+async def save_alerts(conn: asyncpg.Connection, alerts: Iterable[AlertChanged]) -> None:
+    await conn.executemany(
+        "INSERT INTO alerts (alert_id, care_unit_hsa_id, state, milestone_revision, body) VALUES ($1, $2, $3, $4, $5) "
+        "ON CONFLICT (alert_id) DO UPDATE SET care_unit_hsa_id = excluded.care_unit_hsa_id, state = excluded.state, "
+        "milestone_revision = excluded.milestone_revision, body = excluded.body, updated_at = now()",
+        [(a.alert_id, a.care_unit_hsa_id, a.state.value, a.revision, a.model_dump(mode="json")) for a in alerts],
+    )
+
+
+async def alerts_of_unit(conn: asyncpg.Connection, care_unit_hsa_id: str, state: str | None) -> list[AlertChanged]:
+    rows = await conn.fetch(
+        "SELECT body FROM alerts WHERE care_unit_hsa_id = $1 AND ($2::text IS NULL OR state = $2) ORDER BY updated_at DESC, alert_id",
+        care_unit_hsa_id,
+        state,
+    )
+    return [AlertChanged.model_validate(row["body"]) for row in rows]
+
+
+async def recent_alerts(conn: asyncpg.Connection, limit: int) -> list[AlertChanged]:
+    rows = await conn.fetch("SELECT body FROM alerts ORDER BY updated_at DESC, alert_id LIMIT $1", limit)
+    return [AlertChanged.model_validate(row["body"]) for row in rows]

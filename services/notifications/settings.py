@@ -1,0 +1,13 @@
+"""Notifications' configuration (env prefix `REKO_NOTIFICATIONS_`)."""
+
+from __future__ import annotations
+
+from pydantic_settings import SettingsConfigDict
+
+from shared.settings import ServiceSettings
+
+
+class NotificationsSettings(ServiceSettings):
+    model_config = SettingsConfigDict(env_prefix="REKO_NOTIFICATIONS_", env_nested_delimiter="__", extra="ignore")
+
+    http_port: int = 8003

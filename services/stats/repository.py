@@ -1,0 +1,63 @@
+"""Stats' tables: case facts and the revision applied per patient."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import asyncpg
+
+from services.stats.statistics import diagnosis_chapter, diagnosis_group
+from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
+
+
+async def apply_case_event(conn: asyncpg.Connection, event: SickLeaveCaseChanged) -> bool:
+    """Upsert or delete the case's fact; False when a newer revision of the patient is already applied."""
+    held = await conn.fetchval("SELECT revision FROM patients WHERE patient_pseudonym = $1 FOR UPDATE", event.patient_pseudonym)
+    if held is not None and event.patient_revision < held:
+        return False
+    await conn.execute(
+        "INSERT INTO patients (patient_pseudonym, revision) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2",
+        event.patient_pseudonym,
+        event.patient_revision,
+    )
+    if event.status is CaseStatus.REMOVED:
+        await conn.execute("DELETE FROM case_facts WHERE case_id = $1", event.case_id)
+        return True
+    await conn.execute(
+        """
+        INSERT INTO case_facts (case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group,
+                                diagnosis_chapter, start, "end", certified_days, degrees, age_bands)
+        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        ON CONFLICT (case_id) DO UPDATE SET
+            patient_pseudonym = excluded.patient_pseudonym, sex = excluded.sex, care_unit_hsa_id = excluded.care_unit_hsa_id,
+            care_provider_hsa_id = excluded.care_provider_hsa_id, diagnosis_group = excluded.diagnosis_group,
+            diagnosis_chapter = excluded.diagnosis_chapter, start = excluded.start, "end" = excluded."end",
+            certified_days = excluded.certified_days, degrees = excluded.degrees, age_bands = excluded.age_bands
+        """,
+        event.case_id,
+        event.patient_pseudonym,
+        event.sex,
+        event.care_unit_hsa_id,
+        event.care_provider_hsa_id,
+        diagnosis_group(event.main_diagnosis_code),
+        diagnosis_chapter(event.main_diagnosis_code),
+        event.start,
+        event.end,
+        event.certified_days,
+        [span.model_dump(mode="json", by_alias=True) for span in event.degrees],
+        [span.model_dump(mode="json", by_alias=True) for span in event.age_bands],
+    )
+    return True
+
+
+async def ongoing_by_unit_and_sex(conn: asyncpg.Connection, day: date, care_unit_hsa_id: str | None = None) -> dict[str, dict[str, int]]:
+    rows = await conn.fetch(
+        'SELECT care_unit_hsa_id, sex, count(*) AS cases FROM case_facts WHERE start <= $1 AND "end" >= $1 '
+        "AND ($2::text IS NULL OR care_unit_hsa_id = $2) GROUP BY care_unit_hsa_id, sex ORDER BY care_unit_hsa_id",
+        day,
+        care_unit_hsa_id,
+    )
+    counts: dict[str, dict[str, int]] = {}
+    for row in rows:
+        counts.setdefault(row["care_unit_hsa_id"], {})[row["sex"]] = row["cases"]
+    return counts

@@ -1,0 +1,257 @@
+"""The one way our services consume: a batch, one database transaction, then the offset commit.
+
+For every batch of records a subscriber receives:
+
+1. each record is decoded; a record that cannot be (not JSON, not a CloudEvent, a contract
+   violation) becomes a dead letter with its reason and original bytes;
+2. in ONE transaction: the event ids go into the inbox (a redelivered or duplicated event is
+   skipped), the service applies the new events, and the outgoing events and dead letters go into
+   the outbox;
+3. only then are the offsets committed.
+
+A transient failure (database or broker away) retries the whole batch with backoff, never skipping
+it; nothing is committed meanwhile. A record that makes the service's code fail deterministically
+is isolated by retrying the batch one record at a time and is dead-lettered with the error class,
+so a poison pill never blocks its partition.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
+from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
+
+from shared.clock import Clock
+from shared.metrics import ServiceMetrics
+from shared.outbox import Outbox
+
+log = structlog.get_logger("consumer")
+
+EventT = TypeVar("EventT")
+
+TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
+    OSError,
+    TimeoutError,
+    asyncpg.PostgresConnectionError,
+    asyncpg.InterfaceError,
+    asyncpg.CannotConnectNowError,
+    asyncpg.TooManyConnectionsError,
+    asyncpg.SerializationError,
+    asyncpg.DeadlockDetectedError,
+    asyncpg.AdminShutdownError,
+    asyncpg.CrashShutdownError,
+)
+
+
+class BadEvent(ValueError):
+    """A record that can never be processed; it goes to the dead-letter topic with this reason."""
+
+    def __init__(self, error_class: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error_class = error_class
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class Incoming(Generic[EventT]):
+    """A decoded record: the event and where it came from."""
+
+    event_id: str
+    event: EventT
+    record: ConsumerRecord[Any, Any]
+
+
+@dataclass(frozen=True)
+class _Rejected:
+    event_id: str
+    record: ConsumerRecord[Any, Any]
+    error_class: str
+    reason: str
+
+
+Decode = Callable[[ConsumerRecord[Any, Any]], tuple[str, EventT]]
+
+
+class ApplyContext:
+    """What a service's apply step gets besides the events: its transaction and its outbox."""
+
+    def __init__(self, conn: asyncpg.Connection, outbox: Outbox, clock: Clock, dead_letter_topic: str) -> None:
+        self.conn = conn
+        self.outbox = outbox
+        self.clock = clock
+        self._dead_letter_topic = dead_letter_topic
+
+    def dead_letter(self, incoming: Incoming[Any], error_class: str, reason: str) -> None:
+        """Reject one event found bad by the domain (e.g. a conflicting re-sign), in this transaction."""
+        _dead_letter(self.outbox, self._dead_letter_topic, incoming.record, error_class, reason, self.clock.now())
+
+
+Apply = Callable[[ApplyContext, list[Incoming[EventT]]], Awaitable[None]]
+
+
+def _dead_letter(outbox: Outbox, topic: str, record: ConsumerRecord[Any, Any], error_class: str, reason: str, now: datetime) -> None:
+    outbox.dead_letter(
+        topic=topic,
+        original_topic=record.topic,
+        partition=record.partition,
+        offset=record.offset,
+        key=record.key,
+        value=record.value,
+        original_headers={name: value.decode(errors="replace") for name, value in (record.headers or ())},
+        error_class=error_class,
+        reason=reason,
+        failed_at=now,
+    )
+
+
+class BatchConsumer(Generic[EventT]):
+    """Processes one subscriber's batches exactly once in effect (see the module docstring)."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        pool: asyncpg.Pool,
+        decode: Decode[EventT],
+        apply: Apply[EventT],
+        dead_letter_topic: str,
+        outbox_source: str,
+        clock: Clock,
+        metrics: ServiceMetrics,
+        max_backoff_seconds: float = 10.0,
+    ) -> None:
+        self.name = name
+        self._pool = pool
+        self._decode = decode
+        self._apply = apply
+        self._dead_letter_topic = dead_letter_topic
+        self._outbox_source = outbox_source
+        self._clock = clock
+        self._metrics = metrics
+        self._max_backoff_seconds = max_backoff_seconds
+
+    async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+        """Apply a batch; returns only when its effects are committed (retrying transient faults)."""
+        if not records:
+            return
+        started = time.perf_counter()
+        topic = records[0].topic
+        self._metrics.consumed.labels(topic=topic).inc(len(records))
+        decoded: list[Incoming[EventT] | _Rejected] = [self._decode_one(record) for record in records]
+        await self._with_retries(decoded)
+        self._metrics.handler_seconds.labels(topic=topic).observe(time.perf_counter() - started)
+
+    def _decode_one(self, record: ConsumerRecord[Any, Any]) -> Incoming[EventT] | _Rejected:
+        try:
+            event_id, event = self._decode(record)
+        except BadEvent as bad:
+            # Undecodable records have no trustworthy id; their position identifies them.
+            return _Rejected(f"offset:{record.topic}:{record.partition}:{record.offset}", record, bad.error_class, bad.reason)
+        return Incoming(event_id, event, record)
+
+    async def _with_retries(self, items: list[Incoming[EventT] | _Rejected]) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                await self._transaction(items)
+                return
+            except TRANSIENT_ERRORS as problem:
+                self._metrics.transient_failures.labels(stage="consume").inc()
+                log.warning("batch retrying after a transient failure", consumer=self.name, error=type(problem).__name__, backoff=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, self._max_backoff_seconds)
+            except Exception as problem:  # noqa: BLE001 - any other failure is isolated, never skipped
+                if len(items) > 1:
+                    log.warning("batch failed; isolating the failing record", consumer=self.name, error=type(problem).__name__, size=len(items))
+                    for item in items:
+                        await self._with_retries([item])
+                    return
+                item = items[0]
+                log.error("record dead-lettered after a processing error", consumer=self.name, error=type(problem).__name__,
+                          topic=item.record.topic, partition=item.record.partition, offset=item.record.offset)
+                rejected = _Rejected(item.event_id, item.record, f"ProcessingError:{type(problem).__name__}", str(problem)[:300])
+                await self._with_retries([rejected])
+                return
+
+    async def _transaction(self, items: list[Incoming[EventT] | _Rejected]) -> None:
+        outbox = Outbox(source=self._outbox_source)
+        async with self._pool.acquire() as conn, conn.transaction():
+            fresh_ids = set(
+                await conn.fetchval(
+                    """
+                    WITH candidate AS (
+                        SELECT * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[])
+                            AS c(event_id, topic, partition, "offset")
+                    ), inserted AS (
+                        INSERT INTO inbox (consumer, event_id, topic, partition, "offset")
+                        SELECT $1, event_id, topic, partition, "offset" FROM candidate
+                        ON CONFLICT DO NOTHING
+                        RETURNING event_id
+                    )
+                    SELECT coalesce(array_agg(event_id), '{}') FROM inserted
+                    """,
+                    self.name,
+                    [item.event_id for item in items],
+                    [item.record.topic for item in items],
+                    [item.record.partition for item in items],
+                    [item.record.offset for item in items],
+                )
+            )
+            context = ApplyContext(conn, outbox, self._clock, self._dead_letter_topic)
+            fresh: list[Incoming[EventT]] = []
+            duplicates = 0
+            for item in items:
+                # The same id twice in one batch: the first occurrence is the one applied.
+                if item.event_id not in fresh_ids:
+                    duplicates += 1
+                    continue
+                fresh_ids.discard(item.event_id)
+                if isinstance(item, _Rejected):
+                    _dead_letter(outbox, self._dead_letter_topic, item.record, item.error_class, item.reason, self._clock.now())
+                    self._metrics.dead_lettered.labels(topic=item.record.topic, error_class=item.error_class.split(":")[0]).inc()
+                    log.warning("record dead-lettered", consumer=self.name, topic=item.record.topic, partition=item.record.partition,
+                                offset=item.record.offset, error_class=item.error_class, reason=item.reason)
+                else:
+                    fresh.append(item)
+            if fresh:
+                await self._apply(context, fresh)
+            await outbox.write(conn)
+        if duplicates:
+            self._metrics.deduplicated.labels(topic=items[0].record.topic).inc(duplicates)
+
+
+async def commit_offsets(consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
+    """Commit, per partition, the offset after the last record of the batch.
+
+    A failed commit (a rebalance took the partition) is harmless: the new owner gets the records
+    again and the inbox absorbs them.
+    """
+    offsets: dict[TopicPartition, int] = {}
+    for record in records:
+        partition = TopicPartition(record.topic, record.partition)
+        offsets[partition] = max(offsets.get(partition, 0), record.offset + 1)
+    try:
+        await consumer.commit(offsets)
+    except (CommitFailedError, IllegalStateError, KafkaError) as problem:
+        log.warning("offset commit failed; the records will be redelivered and deduplicated", error=type(problem).__name__)
+
+
+async def observe_lag(consumer: AIOKafkaConsumer, metrics: ServiceMetrics) -> None:
+    """Set the lag gauge (high-water mark minus position) for every assigned partition."""
+    for partition in consumer.assignment():
+        highwater = consumer.highwater(partition)
+        if highwater is None:
+            continue
+        try:
+            position = await consumer.position(partition)
+        except (IllegalStateError, KafkaError):
+            continue
+        metrics.lag.labels(topic=partition.topic, partition=str(partition.partition)).set(max(highwater - position, 0))

@@ -1,0 +1,274 @@
+"""The certificate feed (`sickleave.certificates.v1`): CloudEvents carrying signed and revoked FK 7804s.
+
+These models are the contract of `contract.md`: a record that fails them is bad input and goes to
+the dead-letter topic with the reason that `describe_validation_error` gives.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from datetime import date, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+from zoneinfo import ZoneInfo
+
+from pydantic import (
+    AfterValidator,
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictBool,
+    TypeAdapter,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from shared.personnummer import InvalidPersonnummer, parse_personnummer
+
+STOCKHOLM = ZoneInfo("Europe/Stockholm")
+
+SIGNED_TYPE = "se.sickleave.certificate.signed.v1"
+REVOKED_TYPE = "se.sickleave.certificate.revoked.v1"
+
+_TAGS = (SIGNED_TYPE, REVOKED_TYPE)
+_DIAGNOSIS_CODE = re.compile(r"^[A-Z][0-9]{2}[0-9A-Z]*$")
+
+
+def _drop_nulls(value: Any) -> Any:
+    """`null` counts as missing: required fields then fail as missing, optional ones take defaults."""
+    if isinstance(value, dict):
+        return {key: item for key, item in value.items() if item is not None}
+    return value
+
+
+class _Contract(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="ignore", populate_by_name=True)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _null_is_missing(cls, value: Any) -> Any:
+        return _drop_nulls(value)
+
+
+NonEmptyText = Annotated[str, Field(min_length=1, max_length=200)]
+
+
+class CertificateType(StrEnum):
+    FK7804 = "fk7804"
+    FK7263 = "fk7263"
+    AG7804 = "ag7804"
+
+
+class RelationType(StrEnum):
+    ERSATT = "ERSATT"
+    KOMPLT = "KOMPLT"
+    FRLANG = "FRLANG"
+
+
+class Occupation(StrEnum):
+    NUVARANDE_ARBETE = "NUVARANDE_ARBETE"
+    ARBETSSOKANDE = "ARBETSSOKANDE"
+    FORALDRALEDIG = "FORALDRALEDIG"
+    STUDIER = "STUDIER"
+
+
+class PrognosisCode(StrEnum):
+    STOR_SANNOLIKHET = "STOR_SANNOLIKHET"
+    SANNOLIKT_INTE = "SANNOLIKT_INTE"
+    PROGNOS_OKLAR = "PROGNOS_OKLAR"
+    ATER_X_ANTAL_DGR = "ATER_X_ANTAL_DGR"
+
+
+def normalise_diagnosis_code(code: str) -> str:
+    normalised = code.replace(".", "").replace(" ", "").upper()
+    if not _DIAGNOSIS_CODE.match(normalised):
+        raise ValueError("not an ICD-10-SE code (a letter, two digits, then optional digits and letters)")
+    return normalised
+
+
+class Relation(_Contract):
+    type: RelationType
+    related_certificate_id: NonEmptyText = Field(alias="relatedCertificateId")
+
+
+class Patient(_Contract):
+    person_id: Annotated[str, Field(alias="personId", min_length=1, max_length=20)]
+    protected_identity: StrictBool = Field(default=False, alias="protectedIdentity")
+
+
+class HsaEntity(_Contract):
+    hsa_id: NonEmptyText = Field(alias="hsaId")
+    name: str | None = None
+
+
+class Issuer(_Contract):
+    doctor_hsa_id: NonEmptyText = Field(alias="doctorHsaId")
+    care_unit: HsaEntity = Field(alias="careUnit")
+    care_provider: HsaEntity = Field(alias="careProvider")
+
+
+class Diagnosis(_Contract):
+    code: Annotated[str, Field(min_length=1, max_length=20), AfterValidator(normalise_diagnosis_code)]
+
+
+class WorkCapacityPeriod(_Contract):
+    reduction_percent: Literal[25, 50, 75, 100] = Field(alias="reductionPercent")
+    start: date = Field(alias="from")
+    end: date = Field(alias="to")
+
+    @model_validator(mode="after")
+    def _from_not_after_to(self) -> WorkCapacityPeriod:
+        if self.start > self.end:
+            raise ValueError("period 'from' is after 'to'")
+        return self
+
+
+class Prognosis(_Contract):
+    code: PrognosisCode
+    days: Literal[30, 60, 90, 180, 365] | None = None
+
+    @model_validator(mode="after")
+    def _days_only_with_ater_x_antal_dgr(self) -> Prognosis:
+        if self.code is PrognosisCode.ATER_X_ANTAL_DGR and self.days is None:
+            raise ValueError("prognosis ATER_X_ANTAL_DGR needs 'days'")
+        if self.code is not PrognosisCode.ATER_X_ANTAL_DGR and self.days is not None:
+            raise ValueError(f"prognosis {self.code.value} takes no 'days'")
+        return self
+
+
+class SignedCertificate(_Contract):
+    """`data` of `se.sickleave.certificate.signed.v1`."""
+
+    certificate_id: NonEmptyText = Field(alias="certificateId")
+    certificate_type: CertificateType = Field(alias="certificateType")
+    signed_at: AwareDatetime = Field(alias="signedAt")
+    test_certificate: StrictBool = Field(default=False, alias="testCertificate")
+    relations: tuple[Relation, ...] = ()
+    patient: Patient
+    issuer: Issuer
+    avstangning_smittskydd: StrictBool = Field(default=False, alias="avstangningSmittskydd")
+    diagnoses: tuple[Diagnosis, ...]
+    work_capacity_periods: Annotated[
+        tuple[WorkCapacityPeriod, ...], Field(min_length=1, max_length=4, alias="workCapacityPeriods")
+    ]
+    occupations: Annotated[tuple[Occupation, ...], Field(min_length=1, max_length=4)]
+    prognosis: Prognosis | None = None
+
+    @field_validator("occupations")
+    @classmethod
+    def _distinct_occupations(cls, occupations: tuple[Occupation, ...]) -> tuple[Occupation, ...]:
+        if len(set(occupations)) != len(occupations):
+            raise ValueError("occupations must be distinct")
+        return occupations
+
+    @field_validator("work_capacity_periods")
+    @classmethod
+    def _periods_do_not_overlap(cls, periods: tuple[WorkCapacityPeriod, ...]) -> tuple[WorkCapacityPeriod, ...]:
+        degrees = [period.reduction_percent for period in periods]
+        if len(set(degrees)) != len(degrees):
+            raise ValueError("each degree may occur at most once")
+        ordered = sorted(periods, key=lambda period: period.start)
+        for earlier, later in zip(ordered, ordered[1:]):
+            if later.start <= earlier.end:
+                raise ValueError("periods overlap")
+        return periods
+
+    @model_validator(mode="after")
+    def _person_id_is_valid_on_signing_date(self) -> SignedCertificate:
+        try:
+            parse_personnummer(self.patient.person_id, on=self.signing_date)
+        except InvalidPersonnummer as problem:
+            raise ValueError(f"patient.personId: {problem}") from None
+        return self
+
+    @property
+    def signing_date(self) -> date:
+        return self.signed_at.astimezone(STOCKHOLM).date()
+
+
+class RevokedCertificate(_Contract):
+    """`data` of `se.sickleave.certificate.revoked.v1`."""
+
+    certificate_id: NonEmptyText = Field(alias="certificateId")
+    revoked_at: AwareDatetime = Field(alias="revokedAt")
+
+
+class _Envelope(_Contract):
+    specversion: Literal["1.0"]
+    id: NonEmptyText
+    source: NonEmptyText
+    type: NonEmptyText
+    time: AwareDatetime
+    subject: str | None = None
+
+
+class CertificateSigned(_Envelope):
+    """A CloudEvents 1.0 envelope (structured JSON mode) carrying a signed certificate."""
+
+    type: Literal["se.sickleave.certificate.signed.v1"]
+    data: SignedCertificate
+
+
+class CertificateRevoked(_Envelope):
+    """A CloudEvents 1.0 envelope (structured JSON mode) carrying a revocation."""
+
+    type: Literal["se.sickleave.certificate.revoked.v1"]
+    data: RevokedCertificate
+
+
+CertificateEvent = Annotated[CertificateSigned | CertificateRevoked, Field(discriminator="type")]
+_certificate_event = TypeAdapter(CertificateEvent)
+
+
+class BadCertificateEvent(ValueError):
+    """A feed record that breaks the contract; `error_class` names the kind, the message the reason."""
+
+    def __init__(self, error_class: str, reason: str) -> None:
+        super().__init__(reason)
+        self.error_class = error_class
+        self.reason = reason
+
+
+def parse_certificate_event(value: bytes | None) -> CertificateSigned | CertificateRevoked:
+    """Decode one feed record, or raise `BadCertificateEvent` saying what is wrong with it."""
+    if value is None:
+        raise BadCertificateEvent("NotJson", "the record has no value")
+    try:
+        document = json.loads(value)
+    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
+        raise BadCertificateEvent("NotJson", f"not valid JSON ({type(problem).__name__})") from None
+    if not isinstance(document, dict):
+        raise BadCertificateEvent("NotCloudEvent", "not a CloudEvent: the value is not a JSON object")
+    try:
+        envelope = _Envelope.model_validate(document)
+    except ValidationError as problem:
+        raise BadCertificateEvent("NotCloudEvent", f"not a CloudEvent: {describe_validation_error(problem)}") from None
+    if envelope.type not in (SIGNED_TYPE, REVOKED_TYPE):
+        raise BadCertificateEvent("UnknownEventType", f"unknown event type {envelope.type[:100]!r}")
+    try:
+        return _certificate_event.validate_python(document)
+    except ValidationError as problem:
+        reason = describe_validation_error(problem)
+        error_class = "InvalidPersonId" if "personId" in reason else "ContractViolation"
+        raise BadCertificateEvent(error_class, f"contract violation: {reason}") from None
+
+
+def describe_validation_error(error: ValidationError, *, limit: int = 4) -> str:
+    """A one-line reason for the dead-letter record; it never repeats the offending values."""
+    parts = []
+    for item in error.errors(include_input=False, include_url=False)[:limit]:
+        location = ".".join(str(part) for part in item["loc"] if part not in _TAGS)
+        message = item["msg"].removeprefix("Value error, ")
+        parts.append(f"{location}: {message}" if location else message)
+    more = len(error.errors()) - limit
+    if more > 0:
+        parts.append(f"and {more} more")
+    return "; ".join(parts)
+
+
+def certificate_json_schema() -> dict[str, Any]:
+    """The JSON Schema of the input feed (one CloudEvent per record)."""
+    return _certificate_event.json_schema(by_alias=True, mode="validation")

@@ -1,0 +1,73 @@
+"""asyncpg pools, one schema per service, and forward-only SQL migrations."""
+
+from __future__ import annotations
+
+import json
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+
+PLATFORM_MIGRATIONS = Path(str(resources.files("shared") / "migrations"))
+_SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
+
+
+def check_schema_name(schema: str) -> str:
+    if not _SCHEMA_NAME.match(schema):
+        raise ValueError(f"not a plain schema name: {schema!r}")
+    return schema
+
+
+async def _init_connection(conn: asyncpg.Connection) -> None:
+    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+
+
+async def create_pool(database_url: str, schema: str, *, size: int = 3) -> asyncpg.Pool:
+    schema = check_schema_name(schema)
+    pool = await asyncpg.create_pool(
+        database_url,
+        min_size=1,
+        max_size=size,
+        init=_init_connection,
+        server_settings={"search_path": schema, "application_name": f"reko-{schema}"},
+    )
+    assert pool is not None
+    return pool
+
+
+async def migrate(pool: asyncpg.Pool, schema: str, *directories: Path) -> list[str]:
+    """Create the schema and apply, in file-name order, every `*.sql` not applied yet.
+
+    An advisory lock lets several instances start at once; each file runs in its own transaction.
+    """
+    schema = check_schema_name(schema)
+    applied_now: list[str] = []
+    async with pool.acquire() as conn:
+        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"migrate:{schema}")
+        try:
+            await conn.execute(
+                f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations "
+                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+            )
+            done = {row["name"] for row in await conn.fetch(f"SELECT name FROM {schema}.schema_migrations")}
+            files = [path for directory in directories for path in sorted(directory.glob("*.sql"))]
+            for path in files:
+                name = f"{path.parent.name}/{path.name}" if path.parent == PLATFORM_MIGRATIONS else path.name
+                if name in done:
+                    continue
+                async with conn.transaction():
+                    await conn.execute(f"SET LOCAL search_path TO {schema}")
+                    await conn.execute(path.read_text())
+                    await conn.execute(f"INSERT INTO {schema}.schema_migrations (name) VALUES ($1)", name)
+                applied_now.append(name)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"migrate:{schema}")
+    return applied_now
+
+
+def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
+    return dict(record) if record is not None else None

@@ -1,0 +1,69 @@
+"""structlog set up once per process: JSON off a terminal, and no personnummer in any log line."""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+# Ten or twelve digits with an optional separator, the shapes a personnummer or samordningsnummer
+# is written in; wider than the rules on purpose, since a false positive only hides a number.
+PERSONNUMMER_SHAPE = re.compile(r"(?<!\d)(?:\d{2})?\d{6}[-+]?\d{4}(?!\d)")
+REDACTED = "[redacted]"
+SENSITIVE_KEYS = frozenset({"personnummer", "person_id", "personid", "patient_id", "pnr", "pseudonym_key", "authorization"})
+
+
+def redact_text(text: str) -> str:
+    return PERSONNUMMER_SHAPE.sub(REDACTED, text)
+
+
+def _redact(value: Any) -> Any:
+    if isinstance(value, str):
+        return redact_text(value)
+    if isinstance(value, dict):
+        return {key: REDACTED if str(key).lower() in SENSITIVE_KEYS else _redact(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_redact(item) for item in value)
+    return value
+
+
+def redact_personnummer(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    """Last processor before rendering: masks anything shaped like a personnummer, exceptions included."""
+    return _redact(event_dict)
+
+
+def configure_logging(service: str, *, log_format: str = "auto", level: str = "INFO") -> None:
+    use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
+    renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
+    shared_processors: list[Any] = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+    ]
+    structlog.configure(
+        processors=[
+            *shared_processors,
+            structlog.processors.format_exc_info,
+            redact_personnummer,
+            renderer,
+        ],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(file=sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    structlog.contextvars.clear_contextvars()
+    structlog.contextvars.bind_contextvars(service=service)
+    # Library loggers (aiokafka, faststream, uvicorn) go through the same redaction and renderer.
+    formatter = structlog.stdlib.ProcessorFormatter(
+        foreign_pre_chain=[*shared_processors, structlog.stdlib.add_logger_name],
+        processors=[structlog.stdlib.ProcessorFormatter.remove_processors_meta, structlog.processors.format_exc_info, redact_personnummer, renderer],
+    )
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(formatter)
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(logging.WARNING)
+    logging.getLogger("faststream").setLevel(logging.WARNING)

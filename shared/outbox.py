@@ -1,0 +1,198 @@
+"""Transactional outbox: rows written with the state change, published by a relay after commit."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID, uuid4
+
+import asyncpg
+import structlog
+from aiokafka import AIOKafkaProducer
+from aiokafka.errors import KafkaError
+
+from shared.contracts.envelope import EventData, encode_event
+from shared.metrics import ServiceMetrics
+
+log = structlog.get_logger("outbox")
+
+OUTBOX_CHANNEL = "outbox"
+
+
+@dataclass(frozen=True)
+class OutgoingRecord:
+    topic: str
+    key: bytes | None
+    value: bytes
+    headers: dict[str, str]
+    event_id: str
+
+
+@dataclass
+class Outbox:
+    """Collects what one transaction publishes; `write` stores it in that transaction."""
+
+    source: str
+    records: list[OutgoingRecord] = field(default_factory=list)
+
+    def event(self, *, topic: str, key: str, event_type: str, time: datetime, subject: str | None, data: EventData) -> UUID:
+        event_id = uuid4()
+        value = encode_event(event_id=event_id, source=self.source, event_type=event_type, time=time, subject=subject, data=data)
+        headers = {"content-type": "application/cloudevents+json", "ce_id": str(event_id), "ce_type": event_type}
+        self.records.append(OutgoingRecord(topic, key.encode(), value, headers, str(event_id)))
+        return event_id
+
+    def dead_letter(
+        self,
+        *,
+        topic: str,
+        original_topic: str,
+        partition: int,
+        offset: int,
+        key: bytes | None,
+        value: bytes | None,
+        original_headers: dict[str, str],
+        error_class: str,
+        reason: str,
+        failed_at: datetime,
+    ) -> None:
+        headers = {
+            **{f"x-original-header-{name}": item for name, item in original_headers.items()},
+            "x-original-topic": original_topic,
+            "x-original-partition": str(partition),
+            "x-original-offset": str(offset),
+            "x-error-class": error_class,
+            "x-error-reason": reason,
+            "x-failed-at": failed_at.isoformat(),
+        }
+        event_id = f"dlq:{original_topic}:{partition}:{offset}"
+        self.records.append(OutgoingRecord(topic, key, value or b"", headers, event_id))
+
+    async def write(self, conn: asyncpg.Connection) -> None:
+        if not self.records:
+            return
+        # ON CONFLICT: a dead letter for the same source offset may be written again after a crash
+        # between the database commit and the offset commit; the first one stands.
+        await conn.executemany(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            [(record.event_id, record.topic, record.key, record.value, record.headers) for record in self.records],
+        )
+        await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
+
+
+class OutboxRelay:
+    """Publishes unsent outbox rows in id order, marks them sent after the broker acknowledged them.
+
+    At least once: a crash after publishing and before marking publishes the rows again, and every
+    consumer deduplicates on the event id. One relay runs at a time per schema (advisory lock), so
+    per-key order holds even with several instances of a service.
+    """
+
+    def __init__(
+        self,
+        pool: asyncpg.Pool,
+        producer_factory: Callable[[], Awaitable[AIOKafkaProducer]],
+        metrics: ServiceMetrics,
+        *,
+        batch_size: int = 500,
+        idle_poll_seconds: float = 1.0,
+    ) -> None:
+        self._pool = pool
+        self._producer_factory = producer_factory
+        self._metrics = metrics
+        self._batch_size = batch_size
+        self._idle_poll_seconds = idle_poll_seconds
+        self._wake = asyncio.Event()
+        self._producer: AIOKafkaProducer | None = None
+        self.connected = False
+
+    def _on_notify(self, *_: Any) -> None:
+        self._wake.set()
+
+    async def run(self) -> None:
+        backoff = 0.1
+        listener: asyncpg.Connection | None = None
+        try:
+            while True:
+                try:
+                    if listener is None or listener.is_closed():
+                        listener = await self._pool.acquire()
+                        await listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+                    if self._producer is None:
+                        self._producer = await self._producer_factory()
+                        self.connected = True
+                    sent = await self.publish_pending()
+                    backoff = 0.1
+                    if sent < self._batch_size:
+                        self._wake.clear()
+                        try:
+                            await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
+                        except TimeoutError:
+                            pass
+                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, TimeoutError) as problem:
+                    self._metrics.transient_failures.labels(stage="relay").inc()
+                    log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200], backoff=backoff)
+                    if isinstance(problem, KafkaError):
+                        await self._drop_producer()
+                    if listener is not None:
+                        await self._release(listener)
+                        listener = None
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
+        finally:
+            if listener is not None:
+                await self._release(listener)
+            await self._drop_producer()
+
+    async def _release(self, listener: asyncpg.Connection) -> None:
+        try:
+            await listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
+        except Exception:  # noqa: BLE001 - the connection may already be gone
+            pass
+        try:
+            await self._pool.release(listener)
+        except Exception:  # noqa: BLE001
+            pass
+
+    async def _drop_producer(self) -> None:
+        producer, self._producer, self.connected = self._producer, None, False
+        if producer is not None:
+            try:
+                await producer.stop()
+            except Exception:  # noqa: BLE001 - stopping a broken producer may raise
+                pass
+
+    async def publish_pending(self) -> int:
+        assert self._producer is not None
+        async with self._pool.acquire() as conn, conn.transaction():
+            locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay'))")
+            if not locked:
+                return 0
+            rows = await conn.fetch(
+                "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+                self._batch_size,
+            )
+            if not rows:
+                self._metrics.outbox_backlog.set(0)
+                return 0
+            futures = [
+                await self._producer.send(
+                    row["topic"],
+                    key=row["key"],
+                    value=row["value"],
+                    headers=[(name, str(item).encode()) for name, item in (row["headers"] or {}).items()],
+                )
+                for row in rows
+            ]
+            await asyncio.gather(*futures)
+            await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [row["id"] for row in rows])
+            for row in rows:
+                self._metrics.published.labels(topic=row["topic"]).inc()
+            backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            self._metrics.outbox_backlog.set(max(backlog - len(rows), 0))
+            return len(rows)

@@ -1,0 +1,245 @@
+"""The composition of one service process: pool, migrations, broker, outbox relay, HTTP.
+
+A service's `create_app(settings)` builds a `ServiceRuntime`, registers its subscribers and HTTP
+routes on it, and returns `runtime.http_app()`. Nothing connects until the app's lifespan starts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+import asyncpg
+import structlog
+from aiokafka.errors import KafkaError
+from fastapi import APIRouter, FastAPI, Response
+from fastapi.responses import JSONResponse
+from faststream import AckPolicy
+from faststream.kafka import KafkaBroker
+from faststream.kafka.message import KafkaMessage
+from faststream.specification import AsyncAPI
+from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+
+from shared.consumer import Apply, BatchConsumer, Decode, EventT, commit_offsets, observe_lag
+from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
+from shared.kafka import ensure_topics, start_producer
+from shared.logging import configure_logging
+from shared.metrics import ServiceMetrics
+from shared.outbox import OutboxRelay
+from shared.settings import ServiceSettings
+
+log = structlog.get_logger("service")
+
+BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+
+
+async def _no_decode(_message: Any) -> None:
+    """Records reach the handler as raw bytes; our own decode step classifies bad input."""
+    return None
+
+
+class SubscribedBatchConsumer(BatchConsumer[EventT]):
+    """A batch consumer bound to a FastStream batch subscriber with manual acknowledgement."""
+
+    def __init__(self, runtime: ServiceRuntime, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._runtime = runtime
+
+    async def handle(self, message: KafkaMessage) -> None:
+        records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
+        await self.process(records)
+        consumer = getattr(message, "consumer", None)
+        if consumer is not None and hasattr(consumer, "assignment"):
+            await commit_offsets(consumer, records)
+            await observe_lag(consumer, self._runtime.metrics)
+
+
+class ServiceRuntime:
+    """What one service process owns, started and stopped by the HTTP app's lifespan."""
+
+    def __init__(self, name: str, settings: ServiceSettings, migrations: Path, *, description: str) -> None:
+        self.name = name
+        self.settings = settings
+        self.description = description
+        self.clock = settings.make_clock()
+        self.metrics = ServiceMetrics(name)
+        self.schema = settings.database_schema or name
+        self._migrations = migrations
+        self._pool: asyncpg.Pool | None = None
+        self.broker = KafkaBroker(
+            settings.kafka_bootstrap_servers,
+            graceful_timeout=15.0,
+            client_id=f"reko-{name}",
+            logger=None,
+        )
+        self.relay: OutboxRelay | None = None
+        self.broker_started = False
+        self._background: list[BackgroundTask] = []
+        self._tasks: list[asyncio.Task[None]] = []
+        self.routers: list[APIRouter] = []
+        self.consumed_topics: list[str] = []
+        self.published_topics: list[str] = []
+
+    @property
+    def pool(self) -> asyncpg.Pool:
+        if self._pool is None:
+            raise RuntimeError("the database pool exists only while the service runs")
+        return self._pool
+
+    def topic(self, name: str) -> str:
+        return self.settings.topics.name(name)
+
+    def batch_consumer(self, *, topic: str, decode: Decode[EventT], apply: Apply[EventT]) -> SubscribedBatchConsumer[EventT]:
+        """A consumer for `topic`, whose records go to `<topic>.dlq` when they cannot be processed."""
+        self.consumed_topics.append(self.topic(topic))
+        self.published_topics.append(self.settings.topics.dead_letter(topic))
+        runtime = self
+
+        class _LazyPool:
+            # The subscriber is registered before the pool exists; it is looked up per batch.
+            def acquire(self) -> Any:
+                return runtime.pool.acquire()
+
+        return SubscribedBatchConsumer(
+            self,
+            name=f"{self.name}:{topic}",
+            pool=_LazyPool(),  # type: ignore[arg-type]
+            decode=decode,
+            apply=apply,
+            dead_letter_topic=self.settings.topics.dead_letter(topic),
+            outbox_source=f"urn:reko:{self.name}",
+            clock=self.clock,
+            metrics=self.metrics,
+        )
+
+    def subscription(self, topic: str, *, title: str) -> dict[str, Any]:
+        """Subscriber options: own consumer group, batches, manual commits after the transaction."""
+        return {
+            "group_id": f"{self.settings.consumer_group_prefix}{self.name}",
+            "batch": True,
+            "max_records": self.settings.consumer_max_records,
+            "batch_timeout_ms": self.settings.consumer_batch_timeout_ms,
+            "ack_policy": AckPolicy.MANUAL,
+            "auto_offset_reset": "earliest",
+            "decoder": _no_decode,
+            "title": title,
+        }
+
+    def publishes(self, topic: str, *, title: str, description: str, schema: Any) -> None:
+        """Declare an output topic for the AsyncAPI document; the outbox relay does the sending."""
+        self.published_topics.append(self.topic(topic))
+        self.broker.publisher(self.topic(topic), title=title, description=description, schema=schema)
+
+    def background(self, task: BackgroundTask) -> None:
+        self._background.append(task)
+
+    def asyncapi(self) -> dict[str, Any]:
+        specification = AsyncAPI(self.broker, title=f"reko {self.name}", version="1.0.0", description=self.description)
+        return specification.to_specification().to_jsonable()  # type: ignore[no-any-return]
+
+    # --- lifecycle -----------------------------------------------------------------------------
+
+    @contextlib.asynccontextmanager
+    async def lifespan(self, _app: FastAPI) -> AsyncIterator[None]:
+        configure_logging(self.name, log_format=self.settings.log_format, level=self.settings.log_level)
+        self._pool = await self._connect_database()
+        applied = await migrate(self._pool, self.schema, PLATFORM_MIGRATIONS, self._migrations)
+        log.info("service starting", migrations_applied=applied, clock=self.settings.clock)
+        self.relay = OutboxRelay(self._pool, lambda: start_producer(self.settings), self.metrics)
+        self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
+        self._tasks.append(asyncio.create_task(self._start_broker(), name="broker-start"))
+        for task in self._background:
+            self._tasks.append(asyncio.create_task(task(self), name=getattr(task, "__name__", "background")))
+        try:
+            yield
+        finally:
+            log.info("service stopping")
+            await self.broker.stop()
+            for task in self._tasks:
+                task.cancel()
+            await asyncio.gather(*self._tasks, return_exceptions=True)
+            self._tasks.clear()
+            await self._pool.close()
+            self._pool = None
+
+    async def _connect_database(self) -> asyncpg.Pool:
+        backoff = 0.2
+        while True:
+            try:
+                return await create_pool(self.settings.database_url, self.schema, size=self.settings.database_pool_size)
+            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as problem:
+                log.warning("database not reachable yet", error=type(problem).__name__, backoff=backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def _start_broker(self) -> None:
+        """Start consuming once the broker answers; until then the service reports not ready."""
+        backoff = 0.2
+        while True:
+            try:
+                await ensure_topics(
+                    self.settings.kafka_bootstrap_servers, [*self.consumed_topics, *self.published_topics]
+                )
+                await self.broker.start()
+                self.broker_started = True
+                log.info("consuming", topics=self.consumed_topics)
+                return
+            except (OSError, KafkaError, TimeoutError) as problem:
+                log.warning("broker not reachable yet", error=type(problem).__name__, backoff=backoff)
+                with contextlib.suppress(Exception):
+                    await self.broker.stop()
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+
+    async def is_ready(self) -> dict[str, bool]:
+        database = False
+        if self._pool is not None:
+            with contextlib.suppress(Exception):
+                async with self._pool.acquire(timeout=1) as conn:
+                    database = await conn.fetchval("SELECT true")
+        return {
+            "database": bool(database),
+            "broker": self.broker_started,
+            "relay": bool(self.relay and self.relay.connected),
+        }
+
+    # --- HTTP ----------------------------------------------------------------------------------
+
+    def http_app(self, routers: Sequence[APIRouter] = ()) -> FastAPI:
+        app = FastAPI(title=f"reko {self.name}", description=self.description, lifespan=self.lifespan)
+        runtime = self
+
+        @app.get("/health/live", tags=["operations"])
+        async def live() -> dict[str, str]:
+            return {"status": "ok"}
+
+        @app.get("/health/ready", tags=["operations"])
+        async def ready() -> JSONResponse:
+            checks = await runtime.is_ready()
+            return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
+
+        @app.get("/metrics", tags=["operations"])
+        async def metrics() -> Response:
+            if runtime._pool is not None:
+                with contextlib.suppress(Exception):
+                    async with runtime._pool.acquire(timeout=1) as conn:
+                        runtime.metrics.outbox_backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+            return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+
+        @app.get("/asyncapi.json", tags=["operations"])
+        async def asyncapi() -> dict[str, Any]:
+            return runtime.asyncapi()
+
+        for router in routers:
+            app.include_router(router)
+        return app
+
+
+def serve(app: FastAPI, settings: ServiceSettings) -> None:
+    """Run one service in the foreground until SIGINT or SIGTERM, then stop gracefully."""
+    import uvicorn
+
+    uvicorn.run(app, host=settings.http_host, port=settings.http_port, log_config=None, access_log=False, lifespan="on")

@@ -1,0 +1,56 @@
+"""What every service is configured with; each service subclasses it with its own env prefix."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from shared.clock import Clock, parse_clock
+
+
+class Topics(BaseModel):
+    """Topic names (contract.md defaults). `prefix` lets tests and tenants share one broker."""
+
+    prefix: str = ""
+    certificates: str = "sickleave.certificates.v1"
+    cases: str = "sickleave.cases.v1"
+    milestones: str = "rehab.milestones.v1"
+    alerts: str = "rehab.alerts.v1"
+    dead_letter_suffix: str = ".dlq"
+
+    def name(self, topic: str) -> str:
+        return f"{self.prefix}{topic}"
+
+    def dead_letter(self, topic: str) -> str:
+        return f"{self.prefix}{topic}{self.dead_letter_suffix}"
+
+    def all_names(self) -> list[str]:
+        base = [self.certificates, self.cases, self.milestones, self.alerts]
+        return [self.name(topic) for topic in base] + [self.dead_letter(topic) for topic in base]
+
+
+class ServiceSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_nested_delimiter="__", extra="ignore")
+
+    kafka_bootstrap_servers: str = "127.0.0.1:9092"
+    # "all" with idempotence in production on Apache Kafka; the embedded Tansu has no idempotent
+    # producer, and correctness never depends on it because every consumer deduplicates.
+    kafka_acks: Literal["1", "all"] = "1"
+    kafka_idempotence: bool = False
+    database_url: str = "postgresql://postgres@127.0.0.1:5432/reko"
+    database_schema: str = ""
+    database_pool_size: int = Field(default=3, ge=1, le=20)
+    topics: Topics = Topics()
+    consumer_group_prefix: str = "reko."
+    consumer_max_records: int = Field(default=500, ge=1, le=5000)
+    consumer_batch_timeout_ms: int = Field(default=100, ge=1)
+    clock: str = "system"
+    http_host: str = "127.0.0.1"
+    http_port: int = 8000
+    log_format: Literal["auto", "json", "console"] = "auto"
+    log_level: str = "INFO"
+
+    def make_clock(self) -> Clock:
+        return parse_clock(self.clock)
