@@ -70,6 +70,28 @@ def publish(
 
 
 @app.command()
+def demo(
+    seed: Annotated[int, typer.Option(help="Seed of the synthetic feed (same seed, same feed)")] = 7,
+    patients: Annotated[int, typer.Option(help="Synthetic patients in the feed")] = 300,
+    speed_days_per_second: Annotated[float, typer.Option(help="Simulated days per real second")] = 1.0,
+    days: Annotated[int, typer.Option(help="Days the feed's signing dates spread over, from 2026-01-01")] = 180,
+    log_dir: Annotated[Path, typer.Option()] = Path(".reko/logs"),
+    duration: Annotated[Optional[float], typer.Option(help="Stop after this many real seconds (default: at Ctrl-C)")] = None,
+) -> None:
+    """Start everything on a fast simulated clock, publish the synthetic feed as time passes, and show alerts and counts."""
+    from reko.demo import DemoSettings, run_demo
+
+    if speed_days_per_second <= 0:
+        raise typer.BadParameter("must be positive", param_hint="--speed-days-per-second")
+    code = run_demo(
+        DemoSettings(
+            seed=seed, patients=patients, days_per_second=speed_days_per_second, days=days, log_dir=log_dir, duration=duration
+        )
+    )
+    raise typer.Exit(code)
+
+
+@app.command()
 def schema(out: Annotated[Path, typer.Option()] = Path("certificate-event.schema.json")) -> None:
     """Write the JSON Schema of the certificate feed."""
     from shared.contracts.certificates import certificate_json_schema

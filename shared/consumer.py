@@ -88,10 +88,15 @@ class ApplyContext:
         self.outbox = outbox
         self.clock = clock
         self._dead_letter_topic = dead_letter_topic
+        self.rejected: list[_Rejected] = []
 
     def dead_letter(self, incoming: Incoming[Any], error_class: str, reason: str) -> None:
         """Reject one event found bad by the domain (e.g. a conflicting re-sign), in this transaction."""
-        _dead_letter(self.outbox, self._dead_letter_topic, incoming.record, error_class, reason, self.clock.now())
+        self.reject(_Rejected(incoming.event_id, incoming.record, error_class, reason))
+
+    def reject(self, rejected: _Rejected) -> None:
+        _dead_letter(self.outbox, self._dead_letter_topic, rejected.record, rejected.error_class, rejected.reason, self.clock.now())
+        self.rejected.append(rejected)
 
 
 Apply = Callable[[ApplyContext, list[Incoming[EventT]]], Awaitable[None]]
@@ -215,17 +220,19 @@ class BatchConsumer(Generic[EventT]):
                     continue
                 fresh_ids.discard(item.event_id)
                 if isinstance(item, _Rejected):
-                    _dead_letter(outbox, self._dead_letter_topic, item.record, item.error_class, item.reason, self._clock.now())
-                    self._metrics.dead_lettered.labels(topic=item.record.topic, error_class=item.error_class.split(":")[0]).inc()
-                    log.warning("record dead-lettered", consumer=self.name, topic=item.record.topic, partition=item.record.partition,
-                                offset=item.record.offset, error_class=item.error_class, reason=item.reason)
+                    context.reject(item)
                 else:
                     fresh.append(item)
             if fresh:
                 await self._apply(context, fresh)
             await outbox.write(conn)
+        # Counted once the transaction committed, so a retried batch is not counted twice.
         if duplicates:
             self._metrics.deduplicated.labels(topic=items[0].record.topic).inc(duplicates)
+        for rejected in context.rejected:
+            self._metrics.dead_lettered.labels(topic=rejected.record.topic, error_class=rejected.error_class.split(":")[0]).inc()
+            log.warning("record dead-lettered", consumer=self.name, topic=rejected.record.topic, partition=rejected.record.partition,
+                        offset=rejected.record.offset, error_class=rejected.error_class, reason=rejected.reason)
 
 
 async def commit_offsets(consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord[Any, Any]]) -> None:

@@ -1,0 +1,240 @@
+"""Helpers the integration and end-to-end tests share: reading topics, waiting for quiet."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+
+import asyncpg
+import httpx
+from aiokafka import AIOKafkaConsumer, TopicPartition
+
+from reko.stack import Stack
+
+T = TypeVar("T")
+
+# Skatteverket test personnummer (the published test series).
+WOMAN = "198001249286"
+MAN = "191212121212"
+
+
+@dataclass(frozen=True)
+class Record:
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+    headers: dict[str, str]
+
+    def json(self) -> Any:
+        return json.loads(self.value) if self.value else None
+
+
+async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicPartition]:
+    partitions = consumer.partitions_for_topic(topic)
+    if not partitions:
+        await consumer.client.force_metadata_update()
+        partitions = consumer.partitions_for_topic(topic)
+    return [TopicPartition(topic, partition) for partition in sorted(partitions or ())]
+
+
+async def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 30.0) -> list[Record]:
+    """Every record now in `topic`, partition by partition in offset order.
+
+    The end of each partition is the high-water mark of the fetch responses: Tansu answers
+    ListOffsets with the base offset of the last batch plus one, so `end_offsets` undercounts.
+    """
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topic)
+        if not partitions:
+            return []
+        consumer.assign(partitions)
+        await consumer.seek_to_beginning(*partitions)
+        records: list[Record] = []
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            batch = await consumer.getmany(timeout_ms=200)
+            for messages in batch.values():
+                records.extend(
+                    Record(m.topic, m.partition, m.offset, m.key, m.value, {name: value.decode() for name, value in m.headers or ()})
+                    for m in messages
+                )
+            highwaters = {tp: consumer.highwater(tp) for tp in partitions}
+            if all(mark is not None for mark in highwaters.values()):
+                positions = {tp: await consumer.position(tp) for tp in partitions}
+                if all(positions[tp] >= highwaters[tp] for tp in partitions) and not batch:
+                    return sorted(records, key=lambda record: (record.partition, record.offset))
+        raise TimeoutError(f"could not read {topic} to its end")
+    finally:
+        await consumer.stop()
+
+
+def read_events(stack: Stack, topic: str) -> list[dict[str, Any]]:
+    return [record.json() for record in asyncio.run(read_topic(stack.bootstrap_servers, stack.topics.name(topic)))]
+
+
+def latest_by(events: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any], order: Callable[[dict[str, Any]], Any]) -> dict[Any, dict[str, Any]]:
+    """The newest `data` per key, newest by `order` (e.g. a revision), whatever the topic order."""
+    latest: dict[Any, dict[str, Any]] = {}
+    for event in events:
+        data = event["data"]
+        current = latest.get(key(data))
+        if current is None or order(data) >= order(current):
+            latest[key(data)] = data
+    return latest
+
+
+def current_cases(stack: Stack) -> dict[str, dict[str, Any]]:
+    """The cases that exist now, folded from the case topic by patient revision."""
+    events = read_events(stack, stack.topics.cases)
+    latest = latest_by(events, lambda data: data["caseId"], lambda data: data["patientRevision"])
+    return {case_id: data for case_id, data in latest.items() if data["status"] == "ACTIVE"}
+
+
+def current_milestones(stack: Stack) -> dict[tuple[str, str], dict[str, Any]]:
+    events = read_events(stack, stack.topics.milestones)
+    return latest_by(events, lambda data: (data["caseId"], data["kind"]), lambda data: data["revision"])
+
+
+async def _group_lag(bootstrap_servers: str, group: str, topic: str) -> int:
+    # A consumer that never subscribes does not join the group; it only reads its committed
+    # offsets, and fetches from them to learn each partition's high-water mark.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
+    await consumer.start()
+    try:
+        partitions = await _partitions(consumer, topic)
+        committed = {tp: (await consumer.committed(tp)) or 0 for tp in partitions}
+        consumer.assign(partitions)
+        for tp in partitions:
+            consumer.seek(tp, committed[tp])
+        deadline = time.monotonic() + 10
+        while any(consumer.highwater(tp) is None for tp in partitions) and time.monotonic() < deadline:
+            await consumer.getmany(timeout_ms=100, max_records=1)
+        return sum((consumer.highwater(tp) or 0) - committed[tp] for tp in partitions)
+    finally:
+        await consumer.stop()
+
+
+async def _outbox_backlog(database_url: str) -> int:
+    conn = await asyncpg.connect(database_url)
+    try:
+        total = 0
+        for schema in ("intake", "milestones", "notifications", "stats"):
+            exists = await conn.fetchval("SELECT to_regclass($1)", f"{schema}.outbox")
+            if exists:
+                total += await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
+        return total
+    finally:
+        await conn.close()
+
+
+SUBSCRIPTIONS = (("intake", "certificates"), ("milestones", "cases"), ("stats", "cases"), ("notifications", "milestones"))
+
+
+async def pipeline_backlog(stack: Stack) -> int:
+    lag = 0
+    for service, topic_field in SUBSCRIPTIONS:
+        group = f"reko.{stack.settings.topic_prefix}{service}"
+        lag += await _group_lag(stack.bootstrap_servers, group, stack.topics.name(getattr(stack.topics, topic_field)))
+    return lag + await _outbox_backlog(stack.database_url)
+
+
+def wait_for_quiet(stack: Stack, *, timeout: float = 120.0, settle: int = 3) -> None:
+    """Until every consumer group has committed to the end and every outbox is empty, `settle` times in a row."""
+    deadline = time.monotonic() + timeout
+    quiet = 0
+    last = None
+    while time.monotonic() < deadline:
+        last = asyncio.run(pipeline_backlog(stack))
+        quiet = quiet + 1 if last == 0 else 0
+        if quiet >= settle:
+            return
+        time.sleep(0.5)
+    raise TimeoutError(f"the pipeline did not go quiet within {timeout} s (backlog {last})")
+
+
+def wait_until(check: Callable[[], T], *, timeout: float = 60.0, interval: float = 0.5) -> T:
+    deadline = time.monotonic() + timeout
+    while True:
+        result = check()
+        if result or time.monotonic() > deadline:
+            return result
+        time.sleep(interval)
+
+
+def get_json(url: str) -> Any:
+    response = httpx.get(url, timeout=5)
+    response.raise_for_status()
+    return response.json()
+
+
+def metric_value(base_url: str, name: str, **labels: str) -> float:
+    """The sum of a Prometheus metric's samples that carry all the given labels."""
+    total = 0.0
+    for line in httpx.get(f"{base_url}/metrics", timeout=5).text.splitlines():
+        if not line.startswith(name) or line.startswith("#"):
+            continue
+        head, _, value = line.rpartition(" ")
+        if head.split("{")[0] != name:
+            continue
+        if all(f'{label}="{expected}"' in head for label, expected in labels.items()):
+            total += float(value)
+    return total
+
+
+def signed_event(
+    event_id: str,
+    certificate_id: str,
+    *,
+    person_id: str,
+    periods: list[tuple[str, str, int]],
+    signed_at: str,
+    care_unit: str = "SE2321000000-1001",
+    care_provider: str = "SE2321000000-1000",
+    diagnosis: str = "F43.8A",
+    occupations: tuple[str, ...] = ("NUVARANDE_ARBETE",),
+    relations: list[tuple[str, str]] | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    data: dict[str, Any] = {
+        "certificateId": certificate_id,
+        "certificateType": "fk7804",
+        "signedAt": signed_at,
+        "patient": {"personId": person_id},
+        "issuer": {
+            "doctorHsaId": "SE2321000000-2001",
+            "careUnit": {"hsaId": care_unit, "name": "Vårdcentralen Test"},
+            "careProvider": {"hsaId": care_provider, "name": "Region Test"},
+        },
+        "diagnoses": [{"code": diagnosis}] if diagnosis else [],
+        "workCapacityPeriods": [{"reductionPercent": degree, "from": start, "to": end} for start, end, degree in periods],
+        "occupations": list(occupations),
+        "relations": [{"type": kind, "relatedCertificateId": related} for kind, related in (relations or [])],
+        **extra,
+    }
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "urn:reko:test",
+        "type": "se.sickleave.certificate.signed.v1",
+        "time": signed_at,
+        "data": data,
+    }
+
+
+def revoked_event(event_id: str, certificate_id: str, *, revoked_at: str) -> dict[str, Any]:
+    return {
+        "specversion": "1.0",
+        "id": event_id,
+        "source": "urn:reko:test",
+        "type": "se.sickleave.certificate.revoked.v1",
+        "time": revoked_at,
+        "data": {"certificateId": certificate_id, "revokedAt": revoked_at},
+    }
