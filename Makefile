@@ -1,0 +1,34 @@
+# Two commands on a fresh machine with only Python 3.11: `make demo` and `make test`.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV := .venv
+BIN := $(VENV)/bin
+PYTEST_ARGS ?=
+
+.PHONY: demo stack test test-all bench clean
+
+$(BIN)/.installed: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check -e '.[test]'
+	touch $@
+
+# The main job: embedded broker + database, the four services, a synthetic feed, a live view.
+demo: $(BIN)/.installed
+	$(BIN)/reko demo
+
+# Broker, database and services without a feed; writes stack.json (see README).
+stack: $(BIN)/.installed
+	$(BIN)/reko stack
+
+# The default suite (unit, integration, end-to-end); `.ci/run` runs exactly this.
+test: $(BIN)/.installed
+	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# Everything, including the suites marked slow.
+test-all: $(BIN)/.installed
+	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+bench: $(BIN)/.installed
+	$(BIN)/python -m bench.throughput
+
+clean:
+	rm -rf $(VENV) .reko .pytest_cache .hypothesis stack.json
