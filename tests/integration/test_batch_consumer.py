@@ -1,0 +1,151 @@
+"""The shared consumer machinery against a real PostgreSQL: inbox, outbox, isolation, retries."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from datetime import datetime, timezone
+from pathlib import Path
+
+import pytest
+from aiokafka import ConsumerRecord
+
+from reko.embedded import EmbeddedPostgres
+from shared.clock import FixedClock
+from shared.consumer import ApplyContext, BadEvent, BatchConsumer, Incoming
+from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
+from shared.metrics import ServiceMetrics
+from shared.outbox import OutgoingRecord
+
+pytestmark = pytest.mark.integration
+
+CLOCK = FixedClock(datetime(2026, 5, 1, 12, tzinfo=timezone.utc))
+
+
+def record(offset: int, value: bytes, *, partition: int = 0) -> ConsumerRecord:
+    return ConsumerRecord(
+        topic="in", partition=partition, offset=offset, timestamp=0, timestamp_type=0, key=b"k", value=value,
+        checksum=None, serialized_key_size=1, serialized_value_size=len(value), headers=[("h", b"v")],
+    )
+
+
+def decode(raw: ConsumerRecord) -> tuple[str, dict]:
+    try:
+        event = json.loads(raw.value)
+    except ValueError:
+        raise BadEvent("NotJson", "not valid JSON") from None
+    return event["id"], event
+
+
+class Ledger:
+    """A tiny service: remembers every applied event id; fails on the ones it is told to."""
+
+    def __init__(self, poison: set[str] = frozenset(), transient_failures: int = 0) -> None:
+        self.poison = poison
+        self.transient_failures = transient_failures
+
+    async def apply(self, context: ApplyContext, incoming: list[Incoming[dict]]) -> None:
+        await context.conn.execute("CREATE TABLE IF NOT EXISTS ledger (event_id text PRIMARY KEY)")
+        if self.transient_failures:
+            self.transient_failures -= 1
+            raise ConnectionResetError("the network blinked")
+        for item in incoming:
+            if item.event_id in self.poison:
+                raise ZeroDivisionError("a bug that only this event triggers")
+            await context.conn.execute("INSERT INTO ledger VALUES ($1)", item.event_id)
+            context.outbox.records.append(OutgoingRecord("out", b"k", item.record.value, {}, f"out-{item.event_id}"))
+
+
+def consumer_for(pool, ledger: Ledger, metrics: ServiceMetrics) -> BatchConsumer:
+    return BatchConsumer(
+        name="ledger", pool=pool, decode=decode, apply=ledger.apply, dead_letter_topic="in.dlq",
+        outbox_source="urn:test", clock=CLOCK, metrics=metrics, max_backoff_seconds=0.2,
+    )
+
+
+async def ledger_ids(pool) -> list[str]:
+    return sorted(row["event_id"] for row in await pool.fetch("SELECT event_id FROM ledger"))
+
+
+async def outbox_topics(pool) -> list[tuple[str, str]]:
+    rows = await pool.fetch("SELECT topic, headers FROM outbox ORDER BY id")
+    return [(row["topic"], row["headers"].get("x-error-class", "")) for row in rows]
+
+
+async def test_a_redelivered_batch_changes_nothing(platform_pool):
+    metrics = ServiceMetrics("test")
+    consumer = consumer_for(platform_pool, Ledger(), metrics)
+    batch = [record(0, b'{"id": "e1"}'), record(1, b'{"id": "e2"}'), record(2, b'{"id": "e1"}')]
+
+    await consumer.process(batch)
+    await consumer.process(batch)
+
+    assert await ledger_ids(platform_pool) == ["e1", "e2"]
+    assert len(await outbox_topics(platform_pool)) == 2
+    # one duplicate inside the first batch, three in the redelivered one
+    assert metrics.deduplicated.labels(topic="in")._value.get() == 4
+
+
+async def test_undecodable_record_is_dead_lettered_once_with_its_reason_and_bytes(platform_pool):
+    metrics = ServiceMetrics("test")
+    consumer = consumer_for(platform_pool, Ledger(), metrics)
+    batch = [record(0, b'{"id": "e1"}'), record(1, b"garbage"), record(2, b'{"id": "e2"}')]
+
+    await consumer.process(batch)
+    await consumer.process(batch)
+
+    assert await ledger_ids(platform_pool) == ["e1", "e2"]
+    dead = await platform_pool.fetch("SELECT value, headers FROM outbox WHERE topic = 'in.dlq'")
+    assert len(dead) == 1
+    assert dead[0]["value"] == b"garbage"
+    assert dead[0]["headers"]["x-error-class"] == "NotJson"
+    assert dead[0]["headers"]["x-original-offset"] == "1"
+    assert dead[0]["headers"]["x-original-header-h"] == "v"
+
+
+async def test_a_poison_pill_is_isolated_and_the_rest_of_the_batch_is_applied(platform_pool):
+    metrics = ServiceMetrics("test")
+    consumer = consumer_for(platform_pool, Ledger(poison={"e2"}), metrics)
+
+    await consumer.process([record(0, b'{"id": "e1"}'), record(1, b'{"id": "e2"}'), record(2, b'{"id": "e3"}')])
+
+    assert await ledger_ids(platform_pool) == ["e1", "e3"]
+    assert ("in.dlq", "ProcessingError:ZeroDivisionError") in await outbox_topics(platform_pool)
+
+
+async def test_a_transient_failure_is_retried_and_applied_once(platform_pool):
+    metrics = ServiceMetrics("test")
+    consumer = consumer_for(platform_pool, Ledger(transient_failures=2), metrics)
+
+    await consumer.process([record(0, b'{"id": "e1"}')])
+
+    assert await ledger_ids(platform_pool) == ["e1"]
+    assert metrics.transient_failures.labels(stage="consume")._value.get() == 2
+
+
+async def test_a_database_outage_holds_the_batch_until_the_database_returns(tmp_path: Path):
+    server = EmbeddedPostgres(base_dir=tmp_path / "pg")
+    server.start()
+    pool = await create_pool(server.database_url, "platform", size=2)
+    try:
+        await migrate(pool, "platform", PLATFORM_MIGRATIONS)
+        metrics = ServiceMetrics("test")
+        consumer = consumer_for(pool, Ledger(), metrics)
+        await asyncio.to_thread(server.stop)
+
+        processing = asyncio.create_task(consumer.process([record(0, b'{"id": "e1"}'), record(1, b'{"id": "e2"}')]))
+        await asyncio.sleep(2)
+        assert not processing.done()  # nothing skipped, nothing committed while the database is away
+
+        restarted = EmbeddedPostgres(port=server.port, base_dir=tmp_path / "pg")
+        await asyncio.to_thread(restarted.start)
+        try:
+            await asyncio.wait_for(processing, 30)
+            assert await ledger_ids(pool) == ["e1", "e2"]
+            assert metrics.transient_failures.labels(stage="consume")._value.get() >= 1
+            assert metrics.dead_lettered.labels(topic="in", error_class="ProcessingError")._value.get() == 0
+        finally:
+            await pool.close()
+            await asyncio.to_thread(restarted.stop)
+    finally:
+        pool.terminate()

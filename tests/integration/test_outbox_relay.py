@@ -1,0 +1,49 @@
+"""The outbox relay against the real broker and database: in order, marked sent, at least once."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import pytest
+
+from shared.contracts.envelope import EventData
+from shared.kafka import ensure_topics, start_producer
+from shared.metrics import ServiceMetrics
+from shared.outbox import Outbox, OutboxRelay
+from shared.settings import ServiceSettings
+from tests.support import read_topic
+
+pytestmark = pytest.mark.integration
+
+
+class Tick(EventData):
+    sequence: int
+
+
+async def test_the_relay_publishes_in_order_and_marks_rows_sent(platform_pool, kafka_bootstrap, unique_name):
+    topic = f"{unique_name}.ticks"
+    await ensure_topics(kafka_bootstrap, [topic])
+    outbox = Outbox(source="urn:test")
+    for sequence in range(120):
+        outbox.event(topic=topic, key="same-key", event_type="tick", time=datetime.now(timezone.utc), subject=None, data=Tick(sequence=sequence))
+    async with platform_pool.acquire() as conn, conn.transaction():
+        await outbox.write(conn)
+    metrics = ServiceMetrics("test")
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
+    relay = OutboxRelay(platform_pool, lambda: start_producer(settings), metrics, batch_size=50)
+
+    running = asyncio.create_task(relay.run())
+    try:
+        for _ in range(100):
+            if await platform_pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+    records = await read_topic(kafka_bootstrap, topic)
+    assert [record.json()["data"]["sequence"] for record in records] == list(range(120))
+    assert all(record.headers["ce_id"] == record.json()["id"] for record in records)
+    assert await platform_pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
