@@ -8,6 +8,7 @@ import json
 import pytest
 
 from reko.publish import publish_events, publish_lines
+from shared.logging import find_personnummer
 from tests.support import (
     MAN,
     WOMAN,
@@ -85,6 +86,18 @@ def test_two_patients_at_two_units_give_cases_milestones_alerts_and_counts(stack
 
     certificates_topic = stack.topics.name(stack.topics.certificates)
     assert metric_value(stack.services["intake"].base_url, "reko_events_deduplicated_total", topic=certificates_topic) >= 1
+    _assert_no_personnummer_downstream(stack)
+
+
+def _assert_no_personnummer_downstream(stack) -> None:
+    """No personnummer in any service log or any topic downstream of intake."""
+    for log in stack.settings.log_dir.glob("*.log"):
+        text = log.read_text(errors="replace")
+        assert not find_personnummer(text), (log.name, find_personnummer(text)[:3])
+        assert WOMAN not in text and MAN not in text and WOMAN[2:] not in text
+    for topic in (stack.topics.cases, stack.topics.milestones, stack.topics.alerts):
+        for record in asyncio.run(read_topic(stack.bootstrap_servers, stack.topics.name(topic))):
+            assert not find_personnummer(record.value.decode()), topic
 
 
 BAD_INPUTS: list[tuple[str, bytes]] = [
@@ -151,3 +164,5 @@ def test_bad_input_is_dead_lettered_with_its_reason_while_good_events_flow(stack
     assert set(cases) == {"g1", "g2"}
     assert cases["g1"]["end"] == "2026-06-30"
     assert metric_value(stack.services["intake"].base_url, "reko_events_dead_lettered_total") == len(expected_classes)
+    # The dead-letter records keep the original bytes; nothing downstream and no log line does.
+    _assert_no_personnummer_downstream(stack)

@@ -1,0 +1,150 @@
+"""No personnummer in any log line: the redaction processor, and structlog configured end to end."""
+
+import json
+import logging
+from collections.abc import Iterator
+
+import pytest
+import structlog
+
+from shared.logging import REDACTED, configure_logging, redact_personnummer, redact_text
+
+NUMBER_FORMS = ["198001249286", "19800124-9286", "800124-9286", "121212+1212", "8001249286"]
+
+
+def redact(event_dict: dict) -> dict:
+    return redact_personnummer(None, "info", event_dict)
+
+
+@pytest.mark.parametrize("number", NUMBER_FORMS)
+def test_a_personnummer_alone_is_masked(number):
+    assert redact({"event": number})["event"] == REDACTED
+
+
+@pytest.mark.parametrize("number", NUMBER_FORMS)
+def test_a_personnummer_inside_a_sentence_is_masked_and_the_rest_kept(number):
+    assert redact({"event": f"patient {number} signed"})["event"] == f"patient {REDACTED} signed"
+
+
+def test_a_samordningsnummer_is_masked():
+    assert redact_text("id 19800184-9280 here") == f"id {REDACTED} here"
+
+
+def test_several_numbers_in_one_string_are_all_masked():
+    text = redact_text("191212121212,19800124-9286;800124+9286")
+    assert text == f"{REDACTED},{REDACTED};{REDACTED}"
+
+
+def test_numbers_deep_inside_dicts_lists_and_tuples_are_masked():
+    masked = redact(
+        {
+            "event": "case built",
+            "case": {"certificates": [{"id": "c-1", "note": "for 19800124-9286"}], "ids": ("8001249286", "c-2")},
+        }
+    )
+    assert masked["case"]["certificates"][0] == {"id": "c-1", "note": f"for {REDACTED}"}
+    assert masked["case"]["ids"] == (REDACTED, "c-2")  # a tuple stays a tuple
+
+
+def test_exception_text_is_masked():
+    traceback_text = (
+        "Traceback (most recent call last):\n"
+        '  File "handlers.py", line 12, in handle\n'
+        "ValueError: no case for 19800124-9286 (191212121212)"
+    )
+    masked = redact({"event": "failed", "exception": traceback_text})["exception"]
+    assert "9286" not in masked and "121212" not in masked
+    assert masked.startswith("Traceback") and "ValueError: no case for" in masked
+
+
+@pytest.mark.parametrize(
+    "key", ["personnummer", "person_id", "personId", "PersonID", "patient_id", "pnr", "PNR", "pseudonym_key", "authorization", "Authorization"]
+)
+def test_a_sensitive_key_is_masked_whatever_its_value(key):
+    masked = redact({"event": "x", key: "Bearer abc.def", "nested": {key: 42}})
+    assert masked[key] == REDACTED
+    assert masked["nested"][key] == REDACTED
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "offset 12345",
+        "partition 3 offset 123456789",  # nine digits
+        "2026-03-04",
+        "2026-03-04T09:10:02+01:00",
+        "c-000042",
+        "event 550e8400-e29b-41d4-a716-446655440000",
+        "1234567890123",  # thirteen digits is not a personnummer shape
+        "score 3 of 7, 60 days",
+    ],
+)
+def test_ordinary_numbers_are_not_masked(text):
+    assert redact({"event": text})["event"] == text
+
+
+@pytest.mark.xfail(
+    reason="BUG: the shape regex only refuses a preceding digit, so the ten digits after 'SE' in an HSA id "
+    "match: 'SE2321000000-1001' is logged as 'SE[redacted]-1001' (care unit ids become unreadable)",
+    strict=True,
+)
+@pytest.mark.parametrize("hsa_id", ["SE2321000000-1001", "SE2321000000-1000", "SE2321000000-1003"])
+def test_hsa_ids_are_not_masked(hsa_id):
+    assert redact({"event": "alert", "care_unit": hsa_id})["care_unit"] == hsa_id
+
+
+def test_values_that_are_not_text_pass_through_unchanged():
+    assert redact({"event": "x", "count": 12345, "ratio": 0.5, "flag": True, "none": None}) == {
+        "event": "x",
+        "count": 12345,
+        "ratio": 0.5,
+        "flag": True,
+        "none": None,
+    }
+
+
+@pytest.fixture
+def restore_logging() -> Iterator[None]:
+    root = logging.getLogger()
+    handlers, level = root.handlers[:], root.level
+    yield
+    structlog.reset_defaults()
+    structlog.contextvars.clear_contextvars()
+    root.handlers[:] = handlers
+    root.setLevel(level)
+
+
+def json_lines(stderr: str) -> list[dict]:
+    return [json.loads(line) for line in stderr.splitlines() if line.strip()]
+
+
+def test_a_configured_structlog_logger_never_writes_a_personnummer(capsys, restore_logging):
+    configure_logging("test", log_format="json")
+    log = structlog.get_logger("test")
+    log.info("certificate from 19800124-9286 accepted", patient="198001249286", ids=["8001249286"], pnr="x")
+    log.warning("retry for %s", "121212+1212")
+    try:
+        raise ValueError("no case for 191212121212")
+    except ValueError:
+        log.exception("handler failed")
+
+    stderr = capsys.readouterr().err
+    for digits in ("9286", "121212", "1212"):
+        assert digits not in stderr
+    lines = json_lines(stderr)
+    assert [line["event"] for line in lines] == [
+        f"certificate from {REDACTED} accepted",
+        f"retry for {REDACTED}",
+        "handler failed",
+    ]
+    assert lines[0]["service"] == "test"
+    assert lines[0]["patient"] == REDACTED
+    assert "ValueError: no case for [redacted]" in lines[2]["exception"]
+
+
+def test_library_loggers_go_through_the_same_redaction(capsys, restore_logging):
+    configure_logging("test", log_format="json")
+    logging.getLogger("aiokafka").warning("commit failed for key %s", "19800124-9286")
+    stderr = capsys.readouterr().err
+    assert "9286" not in stderr
+    assert json_lines(stderr)[0]["event"] == f"commit failed for key {REDACTED}"
