@@ -255,9 +255,11 @@ class Demo:
         if view.errors:
             header.append(f"\nWaiting for: {', '.join(sorted(view.errors))}", style="yellow")
 
+        wide = self.console.width >= 100  # an 80-column terminal gets no case and HSA id columns
         alerts = Table(title="Alerts (rehabkoordinatorer)", box=box.SIMPLE_HEAD, expand=True, title_justify="left")
         alerts.add_column("Care unit", ratio=1, min_width=12, overflow="ellipsis", no_wrap=True)
-        alerts.add_column("Case", no_wrap=True)
+        if wide:
+            alerts.add_column("Case", no_wrap=True)
         alerts.add_column("Kind", no_wrap=True)
         alerts.add_column("Due", no_wrap=True)
         alerts.add_column("", justify="right", no_wrap=True)
@@ -273,7 +275,7 @@ class Demo:
             state = alert["state"]
             alerts.add_row(
                 self.unit_name(alert["careUnitHsaId"]),
-                alert["caseId"],
+                *([alert["caseId"]] if wide else []),
                 KIND_LABELS.get(alert["kind"], alert["kind"]),
                 due.isoformat(),
                 "today" if days == 0 else f"{days:+d} d",
@@ -281,7 +283,7 @@ class Demo:
                 Text(state, style="green" if state == "OPEN" else "dim"),
             )
         if not view.latest_alerts:
-            alerts.add_row("(none yet)", "", "", "", "", "", "")
+            alerts.add_row("(none yet)", *[""] * (len(alerts.columns) - 1))
 
         ongoing_title = "Ongoing cases today by care unit (F / M / total)"
         if view.ongoing_day is not None:
@@ -295,9 +297,10 @@ class Demo:
             cells = {"F": row["bySex"].get("F", 0), "M": row["bySex"].get("M", 0),
                      "UNKNOWN": row["bySex"].get("UNKNOWN", 0), "total": row["total"]}
             totals.update(cells)
-            rows.append((self.unit_name(hsa), hsa, *(str(cells[key]) for key in ("F", "M", "UNKNOWN", "total"))))
+            rows.append((self.unit_name(hsa), *([hsa] if wide else []), *(str(cells[key]) for key in ("F", "M", "UNKNOWN", "total"))))
         ongoing.add_column("Care unit", footer="All units", ratio=1, overflow="ellipsis", no_wrap=True)
-        ongoing.add_column("HSA id", no_wrap=True)
+        if wide:
+            ongoing.add_column("HSA id", no_wrap=True)
         for label, key in (("F", "F"), ("M", "M"), ("Unknown", "UNKNOWN"), ("Total", "total")):
             ongoing.add_column(label, footer=str(totals[key]), justify="right")
         for cells in rows:

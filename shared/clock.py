@@ -89,5 +89,7 @@ def parse_clock(spec: str) -> Clock:
         start, _, speed = rest.rpartition("*")
         if not start:
             start, speed = rest, "1"
+        if not float(speed) > 0:
+            raise ValueError(f"a simulated clock runs forward: speed must be above 0, not {speed!r}")
         return SimulatedClock(_aware(start), float(speed), float(anchor) if anchor else time.time())
     raise ValueError(f"unknown clock {spec!r}: use 'system', 'fixed:<ISO time>' or 'simulated:<ISO time>*<speed>[@<unix anchor>]'")

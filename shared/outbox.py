@@ -170,7 +170,8 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         assert self._producer is not None
         async with self._pool.acquire() as conn, conn.transaction():
-            locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay'))")
+            # Per schema: the services may share one database, each with its own outbox.
+            locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay:' || current_schema()))")
             if not locked:
                 return 0
             rows = await conn.fetch(

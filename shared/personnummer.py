@@ -14,7 +14,8 @@ from pydantic import BaseModel, ConfigDict
 
 _FORMS = re.compile(
     r"^(?:(?P<century>\d{2})(?P<yy>\d{2})(?P<mm>\d{2})(?P<dd>\d{2})-?(?P<serial12>\d{4})"
-    r"|(?P<yy10>\d{2})(?P<mm10>\d{2})(?P<dd10>\d{2})(?P<sep>[-+]?)(?P<serial10>\d{4}))$"
+    r"|(?P<yy10>\d{2})(?P<mm10>\d{2})(?P<dd10>\d{2})(?P<sep>[-+]?)(?P<serial10>\d{4}))$",
+    re.ASCII,  # only the digits 0-9: another script's digits would give another pseudonym
 )
 
 SAMORDNINGSNUMMER_DAY_OFFSET = 60

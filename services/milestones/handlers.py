@@ -46,6 +46,7 @@ class MilestoneTracker:
             await self.evaluate(context.conn, context.outbox, patient)
 
     async def evaluate(self, conn: asyncpg.Connection, outbox: Outbox, patient: str) -> None:
+        """Publish what changed for the patient; the caller's transaction holds the patient's row lock."""
         today = self._clock.today()
         cases = {case.case_id: case for case in await repository.cases_of(conn, patient)}
         chain_cases = [ChainCase(case_id=case.case_id, start=case.start, end=case.end, certificates=case.certificates) for case in cases.values()]
@@ -81,7 +82,9 @@ class MilestoneTracker:
         async with runtime.pool.acquire() as conn, conn.transaction():
             patients = await repository.claim_due_timers(conn, self._clock.today(), batch)
             outbox = Outbox(source=f"urn:reko:{runtime.name}")
-            for patient in patients:
+            # A patient in the middle of a case revision waits for the consumer, which evaluates it
+            # once the revision is complete.
+            for patient in await repository.lock_complete_patients(conn, patients):
                 await self.evaluate(conn, outbox, patient)
             await outbox.write(conn)
         return len(patients) == batch

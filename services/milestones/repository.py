@@ -49,6 +49,16 @@ async def complete_patients(conn: asyncpg.Connection, patients: Collection[str])
     return [row["patient_pseudonym"] for row in rows]
 
 
+async def lock_complete_patients(conn: asyncpg.Connection, patients: Collection[str]) -> list[str]:
+    """Lock the patients' rows (the consumer takes the same lock) and keep those with a complete revision."""
+    rows = await conn.fetch(
+        "SELECT patient_pseudonym, events_seen >= events_expected AS complete FROM patients "
+        "WHERE patient_pseudonym = ANY($1::text[]) ORDER BY patient_pseudonym FOR UPDATE",
+        list(patients),
+    )
+    return [row["patient_pseudonym"] for row in rows if row["complete"]]
+
+
 async def cases_of(conn: asyncpg.Connection, patient: str) -> list[SickLeaveCaseChanged]:
     rows = await conn.fetch("SELECT body FROM cases WHERE patient_pseudonym = $1", patient)
     return [SickLeaveCaseChanged.model_validate(row["body"]) for row in rows]

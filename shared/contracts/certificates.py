@@ -15,6 +15,7 @@ from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -35,6 +36,24 @@ REVOKED_TYPE = "se.sickleave.certificate.revoked.v1"
 
 _TAGS = (SIGNED_TYPE, REVOKED_TYPE)
 _DIAGNOSIS_CODE = re.compile(r"^[A-Z][0-9]{2}[0-9A-Z]*$")
+
+
+_ISO_DATE = re.compile(r"^\d{4}-\d{2}-\d{2}$", re.ASCII)
+_ISO_DATE_TIME = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})$", re.ASCII)
+
+
+def _iso_text(pattern: re.Pattern[str], what: str) -> Any:
+    def check(value: Any) -> Any:
+        # Lax parsing would take numbers as unix times; the contract (and CloudEvents) say ISO 8601.
+        if not isinstance(value, str) or not pattern.match(value):
+            raise ValueError(f"must be an ISO 8601 {what}")
+        return value
+
+    return BeforeValidator(check)
+
+
+IsoDate = Annotated[date, _iso_text(_ISO_DATE, "date (YYYY-MM-DD)")]
+IsoDateTime = Annotated[AwareDatetime, _iso_text(_ISO_DATE_TIME, "date and time with an offset")]
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -116,8 +135,8 @@ class Diagnosis(_Contract):
 
 class WorkCapacityPeriod(_Contract):
     reduction_percent: Literal[25, 50, 75, 100] = Field(alias="reductionPercent")
-    start: date = Field(alias="from")
-    end: date = Field(alias="to")
+    start: IsoDate = Field(alias="from")
+    end: IsoDate = Field(alias="to")
 
     @model_validator(mode="after")
     def _from_not_after_to(self) -> WorkCapacityPeriod:
@@ -144,7 +163,7 @@ class SignedCertificate(_Contract):
 
     certificate_id: NonEmptyText = Field(alias="certificateId")
     certificate_type: CertificateType = Field(alias="certificateType")
-    signed_at: AwareDatetime = Field(alias="signedAt")
+    signed_at: IsoDateTime = Field(alias="signedAt")
     test_certificate: StrictBool = Field(default=False, alias="testCertificate")
     relations: tuple[Relation, ...] = ()
     patient: Patient
@@ -193,7 +212,7 @@ class RevokedCertificate(_Contract):
     """`data` of `se.sickleave.certificate.revoked.v1`."""
 
     certificate_id: NonEmptyText = Field(alias="certificateId")
-    revoked_at: AwareDatetime = Field(alias="revokedAt")
+    revoked_at: IsoDateTime = Field(alias="revokedAt")
 
 
 class _Envelope(_Contract):
@@ -201,7 +220,7 @@ class _Envelope(_Contract):
     id: NonEmptyText
     source: NonEmptyText
     type: NonEmptyText
-    time: AwareDatetime
+    time: IsoDateTime
     subject: str | None = None
 
 
@@ -247,7 +266,7 @@ def parse_certificate_event(value: bytes | None) -> CertificateSigned | Certific
     except ValidationError as problem:
         raise BadCertificateEvent("NotCloudEvent", f"not a CloudEvent: {describe_validation_error(problem)}") from None
     if envelope.type not in (SIGNED_TYPE, REVOKED_TYPE):
-        raise BadCertificateEvent("UnknownEventType", f"unknown event type {envelope.type[:100]!r}")
+        raise BadCertificateEvent("UnknownEventType", f"unknown event type (expected {SIGNED_TYPE} or {REVOKED_TYPE})")
     try:
         return _certificate_event.validate_python(document)
     except ValidationError as problem:

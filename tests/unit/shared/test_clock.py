@@ -135,11 +135,6 @@ def test_a_bad_setting_raises_value_error(spec):
         parse_clock(spec)
 
 
-@pytest.mark.xfail(
-    reason="BUG: parse_clock accepts a speed of 0 or below; such a clock stands still or runs backwards, "
-    "and real_seconds_until divides by the speed (ZeroDivisionError for *0)",
-    strict=True,
-)
 @pytest.mark.parametrize("speed", ["0", "-60"])
 def test_a_simulated_speed_that_is_not_positive_raises_value_error(speed):
     with pytest.raises(ValueError):

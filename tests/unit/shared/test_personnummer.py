@@ -89,11 +89,6 @@ def test_a_value_that_is_not_text_is_rejected():
         parse_personnummer(198001249286, on=SIGNED_ON)  # type: ignore[arg-type]
 
 
-@pytest.mark.xfail(
-    reason="BUG: \\d in the form regex accepts non-ASCII digits, and the serial is copied as written, "
-    "so the 'normalised' id is not twelve ASCII digits (and pseudonymises differently from 198001249286)",
-    strict=True,
-)
 @pytest.mark.parametrize(
     "written",
     [
