@@ -43,7 +43,7 @@ SECONDS_PER_DAY = 86_400
 # The simulated clock is anchored this many real seconds after the demo starts, roughly the time the
 # broker, the database and the four services need to come up; all four processes get the same anchor
 # so they agree on the simulated time. If the stack is slower the publisher just catches up.
-STARTUP_ALLOWANCE_SECONDS = 10.0
+STARTUP_ALLOWANCE_SECONDS = 12.0
 TICK_SECONDS = 0.2  # publishing loop
 POLL_SECONDS = 0.5  # latest alerts, ongoing counts, dead-letter metric
 UNIT_POLL_EVERY = 4  # polls; the full alert list of every care unit (for the counts)

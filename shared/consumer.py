@@ -150,8 +150,15 @@ class BatchConsumer(Generic[EventT]):
         started = time.perf_counter()
         topic = records[0].topic
         self._metrics.consumed.labels(topic=topic).inc(len(records))
-        decoded: list[Incoming[EventT] | _Rejected] = [self._decode_one(record) for record in records]
-        await self._with_retries(decoded)
+        partitions = sorted({record.partition for record in records})
+        with structlog.contextvars.bound_contextvars(
+            topic=topic,
+            partition=partitions[0] if len(partitions) == 1 else partitions,
+            offset=f"{min(r.offset for r in records)}-{max(r.offset for r in records)}",
+            batch_size=len(records),
+        ):
+            decoded: list[Incoming[EventT] | _Rejected] = [self._decode_one(record) for record in records]
+            await self._with_retries(decoded)
         self._metrics.handler_seconds.labels(topic=topic).observe(time.perf_counter() - started)
 
     def _decode_one(self, record: ConsumerRecord[Any, Any]) -> Incoming[EventT] | _Rejected:
@@ -163,6 +170,14 @@ class BatchConsumer(Generic[EventT]):
         return Incoming(event_id, event, record)
 
     async def _with_retries(self, items: list[Incoming[EventT] | _Rejected]) -> None:
+        if len(items) == 1:
+            record = items[0].record
+            with structlog.contextvars.bound_contextvars(partition=record.partition, offset=record.offset, event_id=items[0].event_id):
+                await self._retry_until_committed(items)
+        else:
+            await self._retry_until_committed(items)
+
+    async def _retry_until_committed(self, items: list[Incoming[EventT] | _Rejected]) -> None:
         backoff = 0.05
         while True:
             try:

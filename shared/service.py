@@ -96,6 +96,15 @@ class ServiceRuntime:
         """A consumer for `topic`, whose records go to `<topic>.dlq` when they cannot be processed."""
         self.consumed_topics.append(self.topic(topic))
         self.published_topics.append(self.settings.topics.dead_letter(topic))
+        self.broker.publisher(
+            self.settings.topics.dead_letter(topic),
+            title=f"DeadLetters:{topic}",
+            description=(
+                f"Records of `{topic}` that cannot be processed: the original key, value and headers, plus "
+                "x-original-topic/-partition/-offset, x-error-class, x-error-reason and x-failed-at headers."
+            ),
+            schema=bytes,
+        )
         runtime = self
 
         class _LazyPool:

@@ -60,7 +60,7 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
         """Consumes `MilestoneChanged` from `rehab.milestones.v1`.
 
         Opens, updates or withdraws one alert per (case, kind) for the coordinators of the case's
-        care unit, and emits `AlertChanged` on `rehab.alerts.v1` (through the outbox). Acknowledges
-        manually, after the transaction committed.
+        care unit, and emits `AlertChanged` on `rehab.alerts.v1` (through the outbox).
+        Acknowledges manually, after the transaction committed.
         """
         await milestones.handle(message)
