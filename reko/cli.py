@@ -102,3 +102,7 @@ def schema(out: Annotated[Path, typer.Option()] = Path("certificate-event.schema
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

@@ -489,6 +489,7 @@ def run_demo(settings: DemoSettings) -> int:
         finally:
             signal.signal(signal.SIGINT, signal.default_int_handler)
             signal.signal(signal.SIGTERM, previous_term)
+    assert demo is not None  # set before the loop; an interrupted start returned above
     print(demo.summary(), flush=True)
     print(f"Stopped broker, database and services. Logs in {settings.log_dir}/.", flush=True)
     return 0

@@ -85,6 +85,9 @@ class EmbeddedKafka:
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
+            # Own session: a Ctrl-C in the terminal reaches only the parent, which stops the
+            # children in order (services first, then the database and the broker).
+            start_new_session=True,
         )
         wait_for_port(self.port, process=self.process)
         return self.bootstrap_servers
@@ -157,6 +160,7 @@ class EmbeddedPostgres:
             user=user,
             # SIGINT is PostgreSQL's fast shutdown: it does not wait for clients to disconnect.
             preexec_fn=lambda: die_with_parent(signal.SIGINT),
+            start_new_session=True,
         )
         self._wait_ready()
         return self.database_url

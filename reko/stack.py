@@ -79,6 +79,9 @@ class ServiceProcess:
             stdout=log,
             stderr=subprocess.STDOUT,
             preexec_fn=die_with_parent,
+            # Own session: a Ctrl-C in the terminal reaches only the parent, which stops the
+            # children in order (services first, then the database and the broker).
+            start_new_session=True,
         )
 
     def wait_ready(self, timeout: float = 60.0) -> None:
