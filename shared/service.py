@@ -89,6 +89,9 @@ class ServiceRuntime:
             raise RuntimeError("the database pool exists only while the service runs")
         return self._pool
 
+    def acquire(self) -> Any:
+        return self.pool.acquire()
+
     def topic(self, name: str) -> str:
         return self.settings.topics.name(name)
 
@@ -105,17 +108,12 @@ class ServiceRuntime:
             ),
             schema=bytes,
         )
-        runtime = self
-
-        class _LazyPool:
-            # The subscriber is registered before the pool exists; it is looked up per batch.
-            def acquire(self) -> Any:
-                return runtime.pool.acquire()
-
         return SubscribedBatchConsumer(
             self,
             name=f"{self.name}:{topic}",
-            pool=_LazyPool(),  # type: ignore[arg-type]
+            # Subscribers are registered before the pool exists, so the runtime hands out
+            # connections from whatever pool it holds when a batch arrives.
+            pool=self,  # type: ignore[arg-type]
             decode=decode,
             apply=apply,
             dead_letter_topic=self.settings.topics.dead_letter(topic),
