@@ -36,6 +36,7 @@ def main(argv: list[str] | None = None) -> None:
             cases = len(current_cases(stack))
             certificates_topic = stack.topics.name(stack.topics.certificates)
             batches = metric_value(stack.services["intake"].base_url, "reko_handler_seconds_count", topic=certificates_topic)
+            busy = {name: metric_value(service.base_url, "reko_handler_seconds_sum") for name, service in stack.services.items()}
         finally:
             stack.stop()
     elapsed = finished - started
@@ -45,6 +46,8 @@ def main(argv: list[str] | None = None) -> None:
     print(f"until quiet        : {elapsed:.2f} s (includes up to ~1.5 s of quiet-detection polling)")
     print(f"end-to-end rate    : {len(events) / elapsed:.0f} certificate events/s through all four services")
     print(f"intake batches     : {batches:.0f} (mean {len(events) / max(batches, 1):.1f} events per batch)")
+    for name, seconds in busy.items():
+        print(f"{name:<19}: {seconds:.2f} s inside batch transactions")
 
 
 if __name__ == "__main__":
