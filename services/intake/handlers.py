@@ -79,6 +79,7 @@ class CertificateIntake:
             await self._reassemble(context, affected)
 
     async def _reassemble(self, context: ApplyContext, patients: set[str]) -> None:
+        saved = []
         for history in await repository.patient_histories(context.conn, patients):
             cases = assemble_sick_leave_cases(history.certificates, history.revoked_ids, max_gap=self._settings.max_gap)
             snapshots = [
@@ -91,7 +92,8 @@ class CertificateIntake:
             revision = history.revision + 1
             for change in changes:
                 self._publish(context, change.model_copy(update={"patient_revision": revision, "revision_event_count": len(changes)}))
-            await repository.save_cases(context.conn, history.patient_pseudonym, snapshots, revision)
+            saved.append((history.patient_pseudonym, snapshots, revision))
+        await repository.save_cases(context.conn, saved)
 
     def _publish(self, context: ApplyContext, change: SickLeaveCaseChanged) -> None:
         context.outbox.event(

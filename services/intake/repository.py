@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 
@@ -73,16 +73,21 @@ async def patient_histories(conn: asyncpg.Connection, patients: Collection[str])
     return list(histories.values())
 
 
-async def save_cases(conn: asyncpg.Connection, patient_pseudonym: str, cases: Iterable[SickLeaveCaseChanged], revision: int) -> None:
-    cases = list(cases)
+async def save_cases(conn: asyncpg.Connection, saved: Sequence[tuple[str, Sequence[SickLeaveCaseChanged], int]]) -> None:
+    """Store, for each (patient, cases, revision), the patient's cases as now published."""
+    if not saved:
+        return
+    # Case ids are certificate ids, so they are unique across patients.
     await conn.execute(
-        "DELETE FROM cases WHERE patient_pseudonym = $1 AND NOT (case_id = ANY($2::text[]))",
-        patient_pseudonym,
-        [case.case_id for case in cases],
+        "DELETE FROM cases WHERE patient_pseudonym = ANY($1::text[]) AND NOT (case_id = ANY($2::text[]))",
+        [patient for patient, _, _ in saved],
+        [case.case_id for _, cases, _ in saved for case in cases],
     )
     await conn.executemany(
         "INSERT INTO cases (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
-        [(case.case_id, patient_pseudonym, case.model_dump(mode="json")) for case in cases],
+        [(case.case_id, patient, case.model_dump(mode="json")) for patient, cases, _ in saved for case in cases],
     )
-    await conn.execute("UPDATE patients SET revision = $2 WHERE patient_pseudonym = $1", patient_pseudonym, revision)
+    await conn.executemany(
+        "UPDATE patients SET revision = $2 WHERE patient_pseudonym = $1", [(patient, revision) for patient, _, revision in saved]
+    )

@@ -20,8 +20,7 @@ def decode_case_record(record: ConsumerRecord[Any, Any]) -> tuple[str, SickLeave
 
 
 async def apply_case_events(context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
-    for item in incoming:
-        await repository.apply_case_event(context.conn, item.event)
+    await repository.apply_case_events(context.conn, [item.event for item in incoming])
 
 
 def register(runtime: ServiceRuntime, settings: StatsSettings) -> None:

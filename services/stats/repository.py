@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import date
 
 import asyncpg
@@ -10,20 +11,31 @@ from services.stats.statistics import diagnosis_chapter, diagnosis_group
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
 
 
-async def apply_case_event(conn: asyncpg.Connection, event: SickLeaveCaseChanged) -> bool:
-    """Upsert or delete the case's fact; False when a newer revision of the patient is already applied."""
-    held = await conn.fetchval("SELECT revision FROM patients WHERE patient_pseudonym = $1 FOR UPDATE", event.patient_pseudonym)
-    if held is not None and event.patient_revision < held:
-        return False
-    await conn.execute(
+async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> None:
+    """Keep one fact per existing case; an event older than the patient's applied revision changes nothing."""
+    patients = sorted({event.patient_pseudonym for event in events})
+    newest = {
+        row["patient_pseudonym"]: row["revision"]
+        for row in await conn.fetch(
+            "SELECT patient_pseudonym, revision FROM patients WHERE patient_pseudonym = ANY($1::text[]) "
+            "ORDER BY patient_pseudonym FOR UPDATE",
+            patients,
+        )
+    }
+    latest: dict[str, SickLeaveCaseChanged] = {}
+    for event in events:  # in partition order, so a patient's events arrive in revision order
+        if event.patient_revision < newest.get(event.patient_pseudonym, 0):
+            continue
+        newest[event.patient_pseudonym] = event.patient_revision
+        latest[event.case_id] = event
+    await conn.executemany(
         "INSERT INTO patients (patient_pseudonym, revision) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2",
-        event.patient_pseudonym,
-        event.patient_revision,
+        list(newest.items()),
     )
-    if event.status is CaseStatus.REMOVED:
-        await conn.execute("DELETE FROM case_facts WHERE case_id = $1", event.case_id)
-        return True
-    await conn.execute(
+    removed = [case_id for case_id, event in latest.items() if event.status is CaseStatus.REMOVED]
+    if removed:
+        await conn.execute("DELETE FROM case_facts WHERE case_id = ANY($1::text[])", removed)
+    await conn.executemany(
         """
         INSERT INTO case_facts (case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group,
                                 diagnosis_chapter, start, "end", certified_days, degrees, age_bands)
@@ -34,20 +46,25 @@ async def apply_case_event(conn: asyncpg.Connection, event: SickLeaveCaseChanged
             diagnosis_chapter = excluded.diagnosis_chapter, start = excluded.start, "end" = excluded."end",
             certified_days = excluded.certified_days, degrees = excluded.degrees, age_bands = excluded.age_bands
         """,
-        event.case_id,
-        event.patient_pseudonym,
-        event.sex,
-        event.care_unit_hsa_id,
-        event.care_provider_hsa_id,
-        diagnosis_group(event.main_diagnosis_code),
-        diagnosis_chapter(event.main_diagnosis_code),
-        event.start,
-        event.end,
-        event.certified_days,
-        [span.model_dump(mode="json", by_alias=True) for span in event.degrees],
-        [span.model_dump(mode="json", by_alias=True) for span in event.age_bands],
+        [
+            (
+                event.case_id,
+                event.patient_pseudonym,
+                event.sex,
+                event.care_unit_hsa_id,
+                event.care_provider_hsa_id,
+                diagnosis_group(event.main_diagnosis_code),
+                diagnosis_chapter(event.main_diagnosis_code),
+                event.start,
+                event.end,
+                event.certified_days,
+                [span.model_dump(mode="json", by_alias=True) for span in event.degrees],
+                [span.model_dump(mode="json", by_alias=True) for span in event.age_bands],
+            )
+            for event in latest.values()
+            if event.status is CaseStatus.ACTIVE
+        ],
     )
-    return True
 
 
 async def ongoing_by_unit_and_sex(conn: asyncpg.Connection, day: date, care_unit_hsa_id: str | None = None) -> dict[str, dict[str, int]]:
