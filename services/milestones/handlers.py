@@ -38,11 +38,7 @@ class MilestoneTracker:
         self._clock = clock
 
     async def apply_case_events(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
-        touched: set[str] = set()
-        for item in incoming:
-            if await repository.record_case_event(context.conn, item.event):
-                touched.add(item.event.patient_pseudonym)
-        for patient in sorted(await repository.complete_patients(context.conn, touched)):
+        for patient in await repository.record_case_events(context.conn, [item.event for item in incoming]):
             await self.evaluate(context.conn, context.outbox, patient)
 
     async def evaluate(self, conn: asyncpg.Connection, outbox: Outbox, patient: str) -> None:

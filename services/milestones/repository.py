@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Sequence
 from datetime import date
 
 import asyncpg
@@ -11,42 +11,48 @@ from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind
 
 
-async def record_case_event(conn: asyncpg.Connection, event: SickLeaveCaseChanged) -> bool:
-    """Apply one case event; False when it belongs to a revision older than the one held."""
-    row = await conn.fetchrow(
-        "SELECT revision, events_seen FROM patients WHERE patient_pseudonym = $1 FOR UPDATE", event.patient_pseudonym
-    )
-    if row is not None and event.patient_revision < row["revision"]:
-        return False
-    if row is None or event.patient_revision > row["revision"]:
-        await conn.execute(
-            "INSERT INTO patients (patient_pseudonym, revision, events_seen, events_expected) VALUES ($1, $2, 1, $3) "
-            "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2, events_seen = 1, events_expected = $3",
-            event.patient_pseudonym,
-            event.patient_revision,
-            event.revision_event_count,
+async def record_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> list[str]:
+    """Apply case events (older revisions than the one held are dropped); returns the patients,
+    locked in this transaction, whose newest revision has now fully arrived."""
+    patients = sorted({event.patient_pseudonym for event in events})
+    progress = {
+        row["patient_pseudonym"]: [row["revision"], row["events_seen"], row["events_expected"]]
+        for row in await conn.fetch(
+            "SELECT patient_pseudonym, revision, events_seen, events_expected FROM patients "
+            "WHERE patient_pseudonym = ANY($1::text[]) ORDER BY patient_pseudonym FOR UPDATE",
+            patients,
         )
-    else:
-        await conn.execute("UPDATE patients SET events_seen = events_seen + 1 WHERE patient_pseudonym = $1", event.patient_pseudonym)
-    if event.status is CaseStatus.REMOVED:
-        await conn.execute("DELETE FROM cases WHERE case_id = $1", event.case_id)
-    else:
-        await conn.execute(
-            "INSERT INTO cases (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
-            "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
-            event.case_id,
-            event.patient_pseudonym,
-            event.model_dump(mode="json"),
-        )
-    return True
-
-
-async def complete_patients(conn: asyncpg.Connection, patients: Collection[str]) -> list[str]:
-    rows = await conn.fetch(
-        "SELECT patient_pseudonym FROM patients WHERE patient_pseudonym = ANY($1::text[]) AND events_seen >= events_expected",
-        list(patients),
+    }
+    latest: dict[str, SickLeaveCaseChanged] = {}
+    touched: set[str] = set()
+    for event in events:  # in partition order, so a patient's events arrive in revision order
+        held = progress.get(event.patient_pseudonym)
+        if held is not None and event.patient_revision < held[0]:
+            continue
+        if held is None or event.patient_revision > held[0]:
+            progress[event.patient_pseudonym] = [event.patient_revision, 1, event.revision_event_count]
+        else:
+            held[1] += 1
+        latest[event.case_id] = event
+        touched.add(event.patient_pseudonym)
+    await conn.executemany(
+        "INSERT INTO patients (patient_pseudonym, revision, events_seen, events_expected) VALUES ($1, $2, $3, $4) "
+        "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2, events_seen = $3, events_expected = $4",
+        [(patient, *progress[patient]) for patient in sorted(touched)],
     )
-    return [row["patient_pseudonym"] for row in rows]
+    removed = [case_id for case_id, event in latest.items() if event.status is CaseStatus.REMOVED]
+    if removed:
+        await conn.execute("DELETE FROM cases WHERE case_id = ANY($1::text[])", removed)
+    await conn.executemany(
+        "INSERT INTO cases (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
+        "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
+        [
+            (event.case_id, event.patient_pseudonym, event.model_dump(mode="json"))
+            for event in latest.values()
+            if event.status is not CaseStatus.REMOVED
+        ],
+    )
+    return sorted(patient for patient in touched if progress[patient][1] >= progress[patient][2])
 
 
 async def lock_complete_patients(conn: asyncpg.Connection, patients: Collection[str]) -> list[str]:
