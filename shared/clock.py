@@ -25,7 +25,6 @@ class Clock(Protocol):
 
     def today(self) -> date: ...
 
-    def real_seconds_until(self, instant: datetime) -> float: ...
 
 
 class _StockholmToday:
@@ -42,9 +41,6 @@ class SystemClock(_StockholmToday):
     def now(self) -> datetime:
         return datetime.now(timezone.utc)
 
-    def real_seconds_until(self, instant: datetime) -> float:
-        return (instant - self.now()).total_seconds()
-
 
 @dataclass(frozen=True)
 class FixedClock(_StockholmToday):
@@ -52,9 +48,6 @@ class FixedClock(_StockholmToday):
 
     def now(self) -> datetime:
         return self.instant
-
-    def real_seconds_until(self, instant: datetime) -> float:
-        return float("inf") if instant > self.instant else 0.0
 
 
 @dataclass(frozen=True)
@@ -65,9 +58,6 @@ class SimulatedClock(_StockholmToday):
 
     def now(self) -> datetime:
         return self.start + timedelta(seconds=(time.time() - self.anchor) * self.speed)
-
-    def real_seconds_until(self, instant: datetime) -> float:
-        return (instant - self.now()).total_seconds() / self.speed
 
 
 def _aware(text: str) -> datetime:

@@ -68,6 +68,3 @@ async def migrate(pool: asyncpg.Pool, schema: str, *directories: Path) -> list[s
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"migrate:{schema}")
     return applied_now
 
-
-def record_to_dict(record: asyncpg.Record | None) -> dict[str, Any] | None:
-    return dict(record) if record is not None else None
