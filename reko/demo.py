@@ -36,6 +36,7 @@ from rich.table import Table
 from rich.text import Text
 
 from reko.feed import SIGNED_TYPE, FeedSettings, generate_feed
+from reko.metrics_text import metric_sum
 from reko.publish import record_key
 from shared.clock import STOCKHOLM, Clock, parse_clock
 
@@ -137,16 +138,6 @@ def bad_records(feed: Feed) -> list[bytes]:
     ]
 
 
-def dead_lettered_total(metrics_text: str) -> int:
-    """Sum of `reko_events_dead_lettered_total` over its labels, from a Prometheus text page."""
-    total = 0.0
-    for line in metrics_text.splitlines():
-        if line.startswith("reko_events_dead_lettered_total"):
-            with contextlib.suppress(ValueError, IndexError):
-                total += float(line.rsplit(" ", 1)[1])
-    return int(total)
-
-
 class Demo:
     def __init__(self, settings: DemoSettings, clock: Clock, anchor: float, feed: Feed, services: dict[str, str],
                  bootstrap_servers: str, topic: str, console: Console) -> None:
@@ -192,7 +183,7 @@ class Demo:
         if ongoing is not None:
             self.view.ongoing, self.view.ongoing_day = ongoing.json(), today
         if metrics is not None:
-            self.view.dead_lettered = dead_lettered_total(metrics.text)
+            self.view.dead_lettered = int(metric_sum(metrics.text, "reko_events_dead_lettered_total"))
         if units:
             hsa_ids = sorted(self.feed.units)
             answers = await asyncio.gather(*(self._get(http, "notifications", f"/units/{hsa}/alerts") for hsa in hsa_ids))

@@ -13,6 +13,7 @@ import asyncpg
 import httpx
 from aiokafka import AIOKafkaConsumer, TopicPartition
 
+from reko.metrics_text import metric_sum
 from reko.stack import Stack
 
 T = TypeVar("T")
@@ -176,17 +177,8 @@ def get_json(url: str) -> Any:
 
 
 def metric_value(base_url: str, name: str, **labels: str) -> float:
-    """The sum of a Prometheus metric's samples that carry all the given labels."""
-    total = 0.0
-    for line in httpx.get(f"{base_url}/metrics", timeout=5).text.splitlines():
-        if not line.startswith(name) or line.startswith("#"):
-            continue
-        head, _, value = line.rpartition(" ")
-        if head.split("{")[0] != name:
-            continue
-        if all(f'{label}="{expected}"' in head for label, expected in labels.items()):
-            total += float(value)
-    return total
+    """The sum of a Prometheus metric's samples on a service that carry all the given labels."""
+    return metric_sum(httpx.get(f"{base_url}/metrics", timeout=5).text, name, **labels)
 
 
 def signed_event(

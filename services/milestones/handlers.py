@@ -38,30 +38,37 @@ class MilestoneTracker:
         self._clock = clock
 
     async def apply_case_events(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
-        for patient in await repository.record_case_events(context.conn, [item.event for item in incoming]):
-            await self.evaluate(context.conn, context.outbox, patient)
+        patients = await repository.record_case_events(context.conn, [item.event for item in incoming])
+        await self.evaluate(context.conn, context.outbox, patients)
 
-    async def evaluate(self, conn: asyncpg.Connection, outbox: Outbox, patient: str) -> None:
-        """Publish what changed for the patient; the caller's transaction holds the patient's row lock."""
+    async def evaluate(self, conn: asyncpg.Connection, outbox: Outbox, patients: list[str]) -> None:
+        """Publish what changed for these patients; the caller's transaction holds their row locks."""
+        if not patients:
+            return
         today = self._clock.today()
-        cases = {case.case_id: case for case in await repository.cases_of(conn, patient)}
-        chain_cases = [ChainCase(case_id=case.case_id, start=case.start, end=case.end, certificates=case.certificates) for case in cases.values()]
-        states = milestones_at(chain_cases, today, self._rules)
-        published = await repository.published_milestones(conn, patient)
-        # A cancelled milestone whose case is gone keeps the last body it had; everything else
-        # is described by the case as it is now.
-        changes = milestone_changes(published, states, cases)
-        for change in changes:
-            outbox.event(
-                topic=self._topic,
-                key=patient,
-                event_type=MILESTONE_CHANGED_TYPE,
-                time=self._clock.now(),
-                subject=change.milestone_id,
-                data=change,
-            )
-        await repository.save_milestones(conn, changes)
-        await repository.set_timer(conn, patient, next_change_date(chain_cases, today, self._rules))
+        cases_by_patient = await repository.cases_by_patient(conn, patients)
+        published_by_patient = await repository.published_milestones_by_patient(conn, patients)
+        all_changes = []
+        timers = {}
+        for patient in patients:
+            cases = {case.case_id: case for case in cases_by_patient[patient]}
+            chain_cases = [ChainCase(case_id=case.case_id, start=case.start, end=case.end, certificates=case.certificates) for case in cases.values()]
+            # A cancelled milestone whose case is gone keeps the last body it had; everything else
+            # is described by the case as it is now.
+            changes = milestone_changes(published_by_patient[patient], milestones_at(chain_cases, today, self._rules), cases)
+            for change in changes:
+                outbox.event(
+                    topic=self._topic,
+                    key=patient,
+                    event_type=MILESTONE_CHANGED_TYPE,
+                    time=self._clock.now(),
+                    subject=change.milestone_id,
+                    data=change,
+                )
+            all_changes.extend(changes)
+            timers[patient] = next_change_date(chain_cases, today, self._rules)
+        await repository.save_milestones(conn, all_changes)
+        await repository.set_timers(conn, timers)
 
     async def run_scheduler(self, runtime: ServiceRuntime, interval_seconds: float) -> None:
         """Fires every timer that fell due, including those that fell due while the service was down."""
@@ -80,8 +87,7 @@ class MilestoneTracker:
             outbox = Outbox(source=f"urn:reko:{runtime.name}")
             # A patient in the middle of a case revision waits for the consumer, which evaluates it
             # once the revision is complete.
-            for patient in await repository.lock_complete_patients(conn, patients):
-                await self.evaluate(conn, outbox, patient)
+            await self.evaluate(conn, outbox, await repository.lock_complete_patients(conn, patients))
             await outbox.write(conn)
         return len(patients) == batch
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
 
 import asyncpg
@@ -65,15 +65,22 @@ async def lock_complete_patients(conn: asyncpg.Connection, patients: Collection[
     return [row["patient_pseudonym"] for row in rows if row["complete"]]
 
 
-async def cases_of(conn: asyncpg.Connection, patient: str) -> list[SickLeaveCaseChanged]:
-    rows = await conn.fetch("SELECT body FROM cases WHERE patient_pseudonym = $1", patient)
-    return [SickLeaveCaseChanged.model_validate(row["body"]) for row in rows]
+async def cases_by_patient(conn: asyncpg.Connection, patients: Collection[str]) -> dict[str, list[SickLeaveCaseChanged]]:
+    cases: dict[str, list[SickLeaveCaseChanged]] = {patient: [] for patient in patients}
+    for row in await conn.fetch("SELECT body FROM cases WHERE patient_pseudonym = ANY($1::text[])", list(patients)):
+        case = SickLeaveCaseChanged.model_validate(row["body"])
+        cases[case.patient_pseudonym].append(case)
+    return cases
 
 
-async def published_milestones(conn: asyncpg.Connection, patient: str) -> dict[tuple[str, MilestoneKind], MilestoneChanged]:
-    rows = await conn.fetch("SELECT body FROM milestones WHERE patient_pseudonym = $1", patient)
-    milestones = [MilestoneChanged.model_validate(row["body"]) for row in rows]
-    return {(milestone.case_id, milestone.kind): milestone for milestone in milestones}
+async def published_milestones_by_patient(
+    conn: asyncpg.Connection, patients: Collection[str]
+) -> dict[str, dict[tuple[str, MilestoneKind], MilestoneChanged]]:
+    published: dict[str, dict[tuple[str, MilestoneKind], MilestoneChanged]] = {patient: {} for patient in patients}
+    for row in await conn.fetch("SELECT body FROM milestones WHERE patient_pseudonym = ANY($1::text[])", list(patients)):
+        milestone = MilestoneChanged.model_validate(row["body"])
+        published[milestone.patient_pseudonym][(milestone.case_id, milestone.kind)] = milestone
+    return published
 
 
 async def save_milestones(conn: asyncpg.Connection, milestones: Iterable[MilestoneChanged]) -> None:
@@ -88,15 +95,15 @@ async def save_milestones(conn: asyncpg.Connection, milestones: Iterable[Milesto
     )
 
 
-async def set_timer(conn: asyncpg.Connection, patient: str, fires_on: date | None) -> None:
-    if fires_on is None:
-        await conn.execute("DELETE FROM timers WHERE patient_pseudonym = $1", patient)
-    else:
-        await conn.execute(
-            "INSERT INTO timers (patient_pseudonym, fires_on) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET fires_on = $2",
-            patient,
-            fires_on,
-        )
+async def set_timers(conn: asyncpg.Connection, fires_on: Mapping[str, date | None]) -> None:
+    """The next date each patient's milestones change; None: nothing left to fire."""
+    await conn.execute(
+        "DELETE FROM timers WHERE patient_pseudonym = ANY($1::text[])", [patient for patient, day in fires_on.items() if day is None]
+    )
+    await conn.executemany(
+        "INSERT INTO timers (patient_pseudonym, fires_on) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET fires_on = $2",
+        [(patient, day) for patient, day in fires_on.items() if day is not None],
+    )
 
 
 async def claim_due_timers(conn: asyncpg.Connection, today: date, limit: int) -> list[str]:
