@@ -374,6 +374,31 @@ def test_revocation_of_a_certificate_never_seen_changes_nothing():
     assert case_ids(certificates, ["UNSEEN"]) == [["A"]]
 
 
+def test_revoke_that_arrives_before_its_sign_removes_the_certificate_once_it_arrives():
+    first = make_certificate("A", [("2026-03-01", "2026-03-10", 100)])
+    revoked_early = make_certificate("B", [("2026-03-11", "2026-03-31", 100)], signed_at="2026-03-10T09:00:00+00:00")
+
+    # Only the revocation of B is known: it is remembered, and A alone is a case of 10 days.
+    assert case_ids([first], ["B"]) == [["A"]]
+    # B arrives later and never counts: the case stays 1–10 March, not 1–31 March.
+    (case,) = assemble_sick_leave_cases([first, revoked_early], ["B"])
+    assert (case.certificate_ids, case.end, case.certified_days) == (("A",), date(2026, 3, 10), 10)
+
+
+def test_replaced_certificate_counts_again_when_its_replacement_is_later_revoked():
+    original = make_certificate("A", [("2026-03-01", "2026-03-20", 100)])
+    # B replaces A with a shorter period: 1–10 March.
+    replacement = make_certificate(
+        "B", [("2026-03-01", "2026-03-10", 50)], signed_at="2026-03-05T09:00:00+00:00", relations=[(RelationType.ERSATT, "A")]
+    )
+
+    (replaced,) = assemble_sick_leave_cases([original, replacement], [])
+    assert (replaced.certificate_ids, replaced.certified_days) == (("B",), 10)
+    # Revoking B undoes the voiding: A is back with its 20 days (1–20 March).
+    (restored,) = assemble_sick_leave_cases([original, replacement], ["B"])
+    assert (restored.certificate_ids, restored.certified_days, restored.end) == (("A",), 20, date(2026, 3, 20))
+
+
 def test_ersatt_voids_and_revoking_the_replacement_restores():
     original = make_certificate("A")
     replacement = make_certificate("B", signed_at="2026-03-02T09:00:00+00:00", relations=[(RelationType.ERSATT, "A")])
