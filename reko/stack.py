@@ -56,6 +56,8 @@ class StackSettings:
     topic_prefix: str = ""
     log_dir: Path = Path(".reko/logs")
     pseudonym_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    # Signs the bearer tokens of the local stack's HTTP APIs (`reko token` mints them from the state file).
+    jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     extra_env: dict[str, str] = field(default_factory=dict)
 
 
@@ -146,6 +148,7 @@ class Stack:
                 f"{prefix}TOPICS__PREFIX": self.settings.topic_prefix,
                 f"{prefix}CONSUMER_GROUP_PREFIX": f"reko.{self.settings.topic_prefix}",
                 f"{prefix}LOG_FORMAT": "json",
+                f"{prefix}AUTH__JWT_SECRET": self.settings.jwt_secret,
                 "PYTHONUNBUFFERED": "1",
             }
         )
@@ -172,10 +175,14 @@ class Stack:
             raise
         return self
 
-    def restart(self, name: str) -> None:
+    def restart(self, name: str, *, clock: str | None = None, wait_ready: bool = True) -> None:
+        """Start a stopped or killed service again, from now on with `clock` if given."""
         service = self.services[name]
+        if clock is not None:
+            service.env[f"REKO_{name.upper()}_CLOCK"] = clock
         service.start()
-        service.wait_ready()
+        if wait_ready:
+            service.wait_ready()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -185,11 +192,14 @@ class Stack:
             "topics": {
                 "certificates": self.topics.name(self.topics.certificates),
                 "cases": self.topics.name(self.topics.cases),
+                "riskFlags": self.topics.name(self.topics.risk_flags),
                 "milestones": self.topics.name(self.topics.milestones),
                 "alerts": self.topics.name(self.topics.alerts),
                 "certificatesDeadLetter": self.topics.dead_letter(self.topics.certificates),
             },
             "services": {name: service.base_url for name, service in self.services.items()},
+            # A local development stack only: lets `reko token` mint tokens for its APIs.
+            "jwtSecret": self.settings.jwt_secret,
         }
 
     def write_state(self, path: Path) -> None:

@@ -19,12 +19,20 @@ REDACTED = "[redacted]"
 SENSITIVE_KEYS = frozenset({"personnummer", "person_id", "personid", "patient_id", "pnr", "pseudonym_key", "authorization"})
 
 
+# The last group of a UUID (an event id) can be twelve digits shaped like a personnummer; a UUID is
+# matched first, as a whole, so it is neither reported nor masked.
+_UUID_OR_PERSONNUMMER = re.compile(
+    r"(?P<uuid>(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f]))"
+    rf"|(?P<personnummer>{PERSONNUMMER_SHAPE.pattern})"
+)
+
+
 def find_personnummer(text: str) -> list[str]:
-    return PERSONNUMMER_SHAPE.findall(text)
+    return [match["personnummer"] for match in _UUID_OR_PERSONNUMMER.finditer(text) if match["personnummer"]]
 
 
 def redact_text(text: str) -> str:
-    return PERSONNUMMER_SHAPE.sub(REDACTED, text)
+    return _UUID_OR_PERSONNUMMER.sub(lambda match: match["uuid"] or REDACTED, text)
 
 
 def _redact(value: Any) -> Any:

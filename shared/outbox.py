@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,6 +21,36 @@ from shared.metrics import ServiceMetrics
 log = structlog.get_logger("outbox")
 
 OUTBOX_CHANNEL = "outbox"
+
+
+def dead_letter_headers(
+    *,
+    original_topic: str,
+    error_class: str,
+    reason: str,
+    failed_at: datetime,
+    partition: int | None = None,
+    offset: int | None = None,
+    original_headers: Mapping[str, str] | None = None,
+    entry_point: str | None = None,
+) -> dict[str, str]:
+    """The headers every dead letter carries, whether a consumer or an entry point rejected it.
+
+    A record rejected before it reached a topic (HTTP, backfill) has no partition or offset; it
+    names the entry point instead.
+    """
+    headers = {f"x-original-header-{name}": item for name, item in (original_headers or {}).items()}
+    headers["x-original-topic"] = original_topic
+    if partition is not None:
+        headers["x-original-partition"] = str(partition)
+    if offset is not None:
+        headers["x-original-offset"] = str(offset)
+    headers["x-error-class"] = error_class
+    headers["x-error-reason"] = reason
+    headers["x-failed-at"] = failed_at.isoformat()
+    if entry_point is not None:
+        headers["x-entry-point"] = entry_point
+    return headers
 
 
 @dataclass(frozen=True)
@@ -60,15 +90,15 @@ class Outbox:
         reason: str,
         failed_at: datetime,
     ) -> None:
-        headers = {
-            **{f"x-original-header-{name}": item for name, item in original_headers.items()},
-            "x-original-topic": original_topic,
-            "x-original-partition": str(partition),
-            "x-original-offset": str(offset),
-            "x-error-class": error_class,
-            "x-error-reason": reason,
-            "x-failed-at": failed_at.isoformat(),
-        }
+        headers = dead_letter_headers(
+            original_topic=original_topic,
+            partition=partition,
+            offset=offset,
+            original_headers=original_headers,
+            error_class=error_class,
+            reason=reason,
+            failed_at=failed_at,
+        )
         event_id = f"dlq:{original_topic}:{partition}:{offset}"
         self.records.append(OutgoingRecord(topic, key, value or b"", headers, event_id))
 

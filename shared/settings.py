@@ -7,6 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from shared.auth import AuthSettings
 from shared.clock import Clock, parse_clock
 
 
@@ -16,6 +17,7 @@ class Topics(BaseModel):
     prefix: str = ""
     certificates: str = "sickleave.certificates.v1"
     cases: str = "sickleave.cases.v1"
+    risk_flags: str = "sickleave.riskflags.v1"
     milestones: str = "rehab.milestones.v1"
     alerts: str = "rehab.alerts.v1"
     dead_letter_suffix: str = ".dlq"
@@ -27,7 +29,7 @@ class Topics(BaseModel):
         return f"{self.prefix}{topic}{self.dead_letter_suffix}"
 
     def all_names(self) -> list[str]:
-        base = [self.certificates, self.cases, self.milestones, self.alerts]
+        base = [self.certificates, self.cases, self.risk_flags, self.milestones, self.alerts]
         return [self.name(topic) for topic in base] + [self.dead_letter(topic) for topic in base]
 
 
@@ -51,6 +53,8 @@ class ServiceSettings(BaseSettings):
     http_port: int = 8000
     log_format: Literal["auto", "json", "console"] = "auto"
     log_level: str = "INFO"
+    # Bearer tokens for the HTTP API; with no key configured the API answers 503 to everything.
+    auth: AuthSettings = AuthSettings()
 
     def make_clock(self) -> Clock:
         return parse_clock(self.clock)

@@ -10,15 +10,16 @@ from typing import Any
 from services.intake.case_changes import case_snapshot
 from services.intake.certificate import certificate_from_contract
 from services.intake.pseudonym import pseudonymise
-from services.intake.sick_leave_case import assemble_sick_leave_cases
+from services.intake.risk_flags import RiskFlag, RiskFlagRules, load_fmb_table, risk_flags
+from services.intake.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 from services.milestones.rehabkedja import ChainCase, RehabkedjaRules, milestones_at
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.certificates import BadCertificateEvent, CertificateRevoked, parse_certificate_event
 from shared.personnummer import parse_personnummer
 
 
-def expected_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap: int = 5) -> dict[str, SickLeaveCaseChanged]:
-    """The cases the feed gives, assembled at once (no conflicting re-signs in the input)."""
+def assembled_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap: int = 5) -> list[tuple[str, date, str, tuple[SickLeaveCase, ...]]]:
+    """(pseudonym, birth date, sex, cases) per patient, assembled at once (no conflicting re-signs in the input)."""
     certificates: dict[str, Any] = {}
     patients: dict[str, tuple[date, str]] = {}
     revoked: set[str] = set()
@@ -37,12 +38,27 @@ def expected_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap:
     by_patient: dict[str, list[Any]] = defaultdict(list)
     for certificate in certificates.values():
         by_patient[certificate.patient_id].append(certificate)
-    cases: dict[str, SickLeaveCaseChanged] = {}
-    for pseudonym, history in by_patient.items():
-        born, sex = patients[pseudonym]
-        for case in assemble_sick_leave_cases(history, revoked, max_gap=max_gap):
-            cases[case.case_id] = case_snapshot(case, patient_pseudonym=pseudonym, birth_date=born, sex=sex)
-    return cases
+    return [
+        (pseudonym, *patients[pseudonym], assemble_sick_leave_cases(history, revoked, max_gap=max_gap))
+        for pseudonym, history in by_patient.items()
+    ]
+
+
+def expected_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap: int = 5) -> dict[str, SickLeaveCaseChanged]:
+    """The cases the feed gives, assembled at once (no conflicting re-signs in the input)."""
+    return {
+        case.case_id: case_snapshot(case, patient_pseudonym=pseudonym, birth_date=born, sex=sex)
+        for pseudonym, born, sex, cases in assembled_cases(events, pseudonym_key=pseudonym_key, max_gap=max_gap)
+        for case in cases
+    }
+
+
+def expected_risk_flags(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap: int = 5) -> dict[str, RiskFlag]:
+    """Every case's risk flag under the default rules, flagged or not."""
+    flags: dict[str, RiskFlag] = {}
+    for _, _, _, cases in assembled_cases(events, pseudonym_key=pseudonym_key, max_gap=max_gap):
+        flags.update(risk_flags(cases, RiskFlagRules(), load_fmb_table()))
+    return flags
 
 
 def expected_milestones(cases: dict[str, SickLeaveCaseChanged], today: date, rules: RehabkedjaRules = RehabkedjaRules()) -> dict[tuple[str, str], Any]:

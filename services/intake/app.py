@@ -4,10 +4,13 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from fastapi import FastAPI
+from fastapi import Depends, FastAPI
 
 from services.intake import handlers
+from services.intake.api import inspection_router
+from services.intake.ingestion_api import ingestion_router
 from services.intake.settings import IntakeSettings
+from shared.auth import Role, authenticator, require_role
 from shared.service import ServiceRuntime
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -22,4 +25,8 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
         description="Validates FK 7804 certificate events, pseudonymises patients and publishes sick-leave case changes.",
     )
     handlers.register(runtime, settings)
-    return runtime.http_app()
+    # Only a system holding CERTIFICATE_SOURCE may put events into the feed over HTTP.
+    certificate_source = Depends(require_role(authenticator(settings.auth), Role.CERTIFICATE_SOURCE))
+    return runtime.http_app(
+        routers=[ingestion_router(runtime, settings, dependencies=[certificate_source]), inspection_router(runtime, settings)]
+    )

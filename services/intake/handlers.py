@@ -11,10 +11,12 @@ from services.intake import repository
 from services.intake.case_changes import case_changes, case_snapshot
 from services.intake.certificate import certificate_from_contract, is_same_certificate
 from services.intake.pseudonym import pseudonymise
+from services.intake.risk_flags import flag_changes, load_fmb_table, risk_flags
 from services.intake.settings import IntakeSettings
-from services.intake.sick_leave_case import assemble_sick_leave_cases
+from services.intake.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 from shared.consumer import ApplyContext, BadEvent, Incoming
 from shared.contracts.cases import CASE_CHANGED_TYPE, SickLeaveCaseChanged
+from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
 from shared.contracts.certificates import (
     BadCertificateEvent,
     CertificateRevoked,
@@ -39,10 +41,12 @@ def decode_certificate_record(record: ConsumerRecord[Any, Any]) -> tuple[str, Ce
 class CertificateIntake:
     """Stores certificates, re-assembles the cases of every patient they touch, publishes changes."""
 
-    def __init__(self, settings: IntakeSettings, cases_topic: str) -> None:
+    def __init__(self, settings: IntakeSettings, cases_topic: str, risk_flags_topic: str) -> None:
         self._settings = settings
         self._key = settings.pseudonym_key.get_secret_value().encode()
         self._cases_topic = cases_topic
+        self._risk_flags_topic = risk_flags_topic
+        self._fmb = load_fmb_table()
 
     async def apply(self, context: ApplyContext, incoming: list[Incoming[CertificateEvent]]) -> None:
         conn = context.conn
@@ -80,6 +84,7 @@ class CertificateIntake:
 
     async def _reassemble(self, context: ApplyContext, patients: set[str]) -> None:
         saved = []
+        changed_cases: dict[str, tuple[list[SickLeaveCase], list[SickLeaveCaseChanged]]] = {}
         for history in await repository.patient_histories(context.conn, patients):
             cases = assemble_sick_leave_cases(history.certificates, history.revoked_ids, max_gap=self._settings.max_gap)
             snapshots = [
@@ -93,7 +98,29 @@ class CertificateIntake:
             for change in changes:
                 self._publish(context, change.model_copy(update={"patient_revision": revision, "revision_event_count": len(changes)}))
             saved.append((history.patient_pseudonym, snapshots, revision))
+            changed_cases[history.patient_pseudonym] = (list(cases), snapshots)
         await repository.save_cases(context.conn, saved)
+        await self._reflag(context, changed_cases)
+
+    async def _reflag(self, context: ApplyContext, changed_cases: dict[str, tuple[list[SickLeaveCase], list[SickLeaveCaseChanged]]]) -> None:
+        """Re-evaluate the risk flags of patients whose cases changed; publish the flags whose level or reasons changed."""
+        if not changed_cases:
+            return
+        published = await repository.published_risk_flags(context.conn, changed_cases)
+        flags: list[RiskFlagChanged] = []
+        for patient, (cases, snapshots) in changed_cases.items():
+            current = risk_flags(cases, self._settings.risk_flags, self._fmb)
+            flags.extend(flag_changes(published[patient], current, {snapshot.case_id: snapshot for snapshot in snapshots}))
+        for flag in flags:
+            context.outbox.event(
+                topic=self._risk_flags_topic,
+                key=flag.patient_pseudonym,
+                event_type=RISK_FLAG_CHANGED_TYPE,
+                time=context.clock.now(),
+                subject=flag.case_id,
+                data=flag,
+            )
+        await repository.save_risk_flags(context.conn, flags)
 
     def _publish(self, context: ApplyContext, change: SickLeaveCaseChanged) -> None:
         context.outbox.event(
@@ -108,7 +135,7 @@ class CertificateIntake:
 
 def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
     topics = settings.topics
-    intake = CertificateIntake(settings, runtime.topic(topics.cases))
+    intake = CertificateIntake(settings, runtime.topic(topics.cases), runtime.topic(topics.risk_flags))
     certificates = runtime.batch_consumer(topic=topics.certificates, decode=decode_certificate_record, apply=intake.apply)
     runtime.publishes(
         topics.cases,
@@ -116,12 +143,22 @@ def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
         description="Every change of a sick-leave case (opened, extended, shortened, split, merged, removed), keyed by patient pseudonym.",
         schema=SickLeaveCaseChanged,
     )
+    runtime.publishes(
+        topics.risk_flags,
+        title="RiskFlagChanged",
+        description=(
+            "Risk of long sick leave per case (rules.md §5): level, score and every matching reason with its evidence. "
+            "Published when a case's level or reason codes change; level NONE withdraws an earlier flag."
+        ),
+        schema=RiskFlagChanged,
+    )
 
     @runtime.broker.subscriber(runtime.topic(topics.certificates), **runtime.subscription(topics.certificates, title="OnCertificates"))
     async def on_certificates(body: Any, message: KafkaMessage) -> None:
         """Consumes FK 7804 `signed`/`revoked` CloudEvents from `sickleave.certificates.v1`.
 
-        Emits `SickLeaveCaseChanged` on `sickleave.cases.v1` (through the outbox) and dead-letters bad
+        Emits `SickLeaveCaseChanged` on `sickleave.cases.v1` and, when a case's risk level or reasons
+        change, `RiskFlagChanged` on `sickleave.riskflags.v1` (both through the outbox); dead-letters bad
         input with its reason on `sickleave.certificates.v1.dlq`. Acknowledges manually: the offsets
         of a batch are committed only after its transaction (certificates, inbox, outbox) committed.
         """

@@ -10,6 +10,7 @@ import asyncpg
 
 from services.intake.certificate import Certificate
 from shared.contracts.cases import SickLeaveCaseChanged
+from shared.contracts.risk_flags import RiskFlagChanged
 
 
 @dataclass
@@ -90,4 +91,68 @@ async def save_cases(conn: asyncpg.Connection, saved: Sequence[tuple[str, Sequen
     )
     await conn.executemany(
         "UPDATE patients SET revision = $2 WHERE patient_pseudonym = $1", [(patient, revision) for patient, _, revision in saved]
+    )
+
+
+# --- reads for the inspection API ----------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class PatientRecord:
+    """One patient as intake keeps them, read without locking."""
+
+    patient_pseudonym: str
+    birth_date: date
+    sex: str
+    certificates: tuple[Certificate, ...]
+    # Revocations of the patient's certificates and of the certificates they relate to (a
+    # revocation may have come before the certificate it names).
+    revocations: dict[str, datetime]
+
+
+async def ongoing_cases_of_unit(conn: asyncpg.Connection, care_unit_hsa_id: str, on: date) -> list[tuple[SickLeaveCaseChanged, date]]:
+    """The stored cases attributed to the unit and ongoing on `on`, each with the patient's birth date."""
+    rows = await conn.fetch(
+        "SELECT c.body, p.birth_date FROM cases c JOIN patients p USING (patient_pseudonym) "
+        "WHERE c.care_unit_hsa_id = $1 AND (c.body->>'start')::date <= $2 AND (c.body->>'end')::date >= $2",
+        care_unit_hsa_id,
+        on,
+    )
+    return [(SickLeaveCaseChanged.model_validate(row["body"]), row["birth_date"]) for row in rows]
+
+
+async def patient_record(conn: asyncpg.Connection, patient_pseudonym: str) -> PatientRecord | None:
+    patient = await conn.fetchrow("SELECT birth_date, sex FROM patients WHERE patient_pseudonym = $1", patient_pseudonym)
+    if patient is None:
+        return None
+    certificates = tuple(
+        Certificate.model_validate(row["body"])
+        for row in await conn.fetch(
+            "SELECT body FROM certificates WHERE patient_pseudonym = $1 ORDER BY signed_at, certificate_id", patient_pseudonym
+        )
+    )
+    named = {c.certificate_id for c in certificates} | {r.related_certificate_id for c in certificates for r in c.relations}
+    revocations = {
+        row["certificate_id"]: row["revoked_at"]
+        for row in await conn.fetch("SELECT certificate_id, revoked_at FROM revocations WHERE certificate_id = ANY($1::text[])", sorted(named))
+    }
+    return PatientRecord(patient_pseudonym, patient["birth_date"], patient["sex"], certificates, revocations)
+
+
+async def published_risk_flags(conn: asyncpg.Connection, patients: Collection[str]) -> dict[str, dict[str, RiskFlagChanged]]:
+    """The risk flag last published per case id, for each of these patients."""
+    flags: dict[str, dict[str, RiskFlagChanged]] = {patient: {} for patient in patients}
+    for row in await conn.fetch(
+        "SELECT patient_pseudonym, body FROM risk_flags WHERE patient_pseudonym = ANY($1::text[])", list(patients)
+    ):
+        flag = RiskFlagChanged.model_validate(row["body"])
+        flags[row["patient_pseudonym"]][flag.case_id] = flag
+    return flags
+
+
+async def save_risk_flags(conn: asyncpg.Connection, flags: Sequence[RiskFlagChanged]) -> None:
+    await conn.executemany(
+        "INSERT INTO risk_flags (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
+        "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
+        [(flag.case_id, flag.patient_pseudonym, flag.model_dump(mode="json")) for flag in flags],
     )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pydantic import Field, SecretStr
 from pydantic_settings import SettingsConfigDict
 
+from services.intake.risk_flags import RiskFlagRules
 from shared.settings import ServiceSettings
 
 
@@ -17,3 +18,10 @@ class IntakeSettings(ServiceSettings):
     # The HMAC key that turns a personnummer into the patient pseudonym (rules.md §3). No default:
     # a region sets its own secret, and the stack command generates one for a local run.
     pseudonym_key: SecretStr
+    # rules.md §5: weights, thresholds and levels of the risk flags (`REKO_INTAKE_RISK_FLAGS__...`).
+    risk_flags: RiskFlagRules = RiskFlagRules()
+    # The HTTP entry point (POST /certificate-events): larger requests are refused with 413.
+    ingestion_max_events: int = Field(default=5000, ge=1, le=100_000)
+    ingestion_max_body_bytes: int = Field(default=10 * 1024 * 1024, ge=1024)
+    # How long a submission may wait for the broker's acknowledgements before answering 503.
+    ingestion_send_timeout_seconds: float = Field(default=30.0, gt=0)

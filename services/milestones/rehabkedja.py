@@ -15,6 +15,7 @@ from shared.clock import STOCKHOLM
 from shared.contracts.cases import CaseCertificate
 from shared.contracts.certificates import Occupation, PrognosisCode
 from shared.contracts.milestones import MilestoneKind, MilestoneStatus
+from shared.sick_leave_chain import ChainPlace, chain_places
 
 CHAIN_LEGAL_REFERENCE = "SFB 27 kap. 46–49 §§, 51 §"
 LONG_PROGNOSES = frozenset({PrognosisCode.SANNOLIKT_INTE, PrognosisCode.PROGNOS_OKLAR})
@@ -91,38 +92,18 @@ class MilestoneState(BaseModel, frozen=True):
     legal_reference: str
 
 
-def _case_days(case: ChainCase) -> int:
-    return (case.end - case.start).days + 1
-
-
-def _chains(cases: Iterable[ChainCase], rules: RehabkedjaRules) -> list[list[ChainCase]]:
-    chains: list[list[ChainCase]] = []
-    chain_end = date.min
-    for case in sorted(cases, key=lambda candidate: (candidate.start, candidate.end, candidate.case_id)):
-        if not chains or (case.start - chain_end).days - 1 >= rules.chain_break_days:
+def _chains(cases: Iterable[ChainCase], rules: RehabkedjaRules) -> list[list[ChainPlace[ChainCase]]]:
+    chains: list[list[ChainPlace[ChainCase]]] = []
+    for place in chain_places(cases, rules.chain_break_days):
+        if place.starts_chain:
             chains.append([])
-        # Cases of one patient do not overlap, but the largest end keeps the chain honest if they did.
-        chain_end = max(chain_end, case.end)
-        chains[-1].append(case)
+        chains[-1].append(place)
     return chains
-
-
-def _with_offsets(chain: list[ChainCase]) -> list[tuple[ChainCase, int, tuple[str, ...]]]:
-    placed: list[tuple[ChainCase, int, tuple[str, ...]]] = []
-    offset = 0
-    for position, case in enumerate(chain):
-        placed.append((case, offset, tuple(earlier.case_id for earlier in chain[:position])))
-        offset += _case_days(case)
-    return placed
 
 
 def chain_offsets(cases: Iterable[ChainCase], rules: RehabkedjaRules = RehabkedjaRules()) -> dict[str, tuple[int, tuple[str, ...]]]:
     """Each case id's offset and the earlier cases of its chain that add up to it."""
-    return {
-        case.case_id: (offset, earlier_case_ids)
-        for chain in _chains(cases, rules)
-        for case, offset, earlier_case_ids in _with_offsets(chain)
-    }
+    return {place.case.case_id: (place.offset, place.earlier_case_ids) for place in chain_places(cases, rules.chain_break_days)}
 
 
 def chain_day(case: ChainCase, offset: int, day: date) -> int:
@@ -200,10 +181,11 @@ def _case_states(
     ]
 
 
-def _chain_states(chain: list[ChainCase], today: date, rules: RehabkedjaRules) -> list[MilestoneState]:
+def _chain_states(chain: list[ChainPlace[ChainCase]], today: date, rules: RehabkedjaRules) -> list[MilestoneState]:
     states: list[MilestoneState] = []
     plan_taken = False
-    for case, offset, earlier_case_ids in _with_offsets(chain):
+    for place in chain:
+        case, offset, earlier_case_ids = place.case, place.offset, place.earlier_case_ids
         # One plan per chain: the first case whose certificates call for it takes it, whatever was published.
         with_plan = not plan_taken and _plan_applies(case, offset, rules)
         plan_taken = plan_taken or with_plan

@@ -12,8 +12,8 @@ import pytest
 from reko.feed import FeedSettings, generate_feed
 from reko.publish import publish_events
 from shared.contracts.cases import SickLeaveCaseChanged
-from tests.oracle import expected_cases
-from tests.support import current_cases, metric_value, read_events, read_topic, wait_for_quiet
+from tests.oracle import expected_cases, expected_risk_flags
+from tests.support import current_cases, latest_by, metric_value, read_events, read_topic, wait_for_quiet
 
 pytestmark = pytest.mark.e2e
 
@@ -62,6 +62,7 @@ def test_shuffled_feed_with_duplicates_publishes_the_cases_assembled_at_once(sta
     # Duplicates are not bad input: nothing of this feed is dead-lettered.
     assert asyncio.run(read_topic(stack.bootstrap_servers, stack.topics.dead_letter(stack.topics.certificates))) == []
     _assert_every_vanished_case_names_its_successors(stack)
+    _assert_the_last_risk_flag_of_every_case_is_the_rules(stack, events)
 
 
 def _revocations_before_their_sign(feed: list[dict]) -> int:
@@ -92,3 +93,14 @@ def _assert_every_vanished_case_names_its_successors(stack) -> None:  # type: ig
             alive[data["caseId"]] = True
     existing = {case_id for case_id, is_alive in alive.items() if is_alive}
     assert existing == set(current_cases(stack))
+
+
+def _assert_the_last_risk_flag_of_every_case_is_the_rules(stack, events: list[dict]) -> None:  # type: ignore[no-untyped-def]
+    expected = expected_risk_flags(events, pseudonym_key=stack.settings.pseudonym_key)
+    published = latest_by(read_events(stack, stack.topics.risk_flags), lambda data: data["caseId"], lambda data: data["revision"])
+    flagged_now = {case_id: (flag["level"], tuple(flag["reasonCodes"])) for case_id, flag in published.items() if flag["flagged"]}
+    assert flagged_now == {case_id: (flag.level.value, flag.reason_codes) for case_id, flag in expected.items() if flag.flagged}
+    assert len(flagged_now) > 20  # a feed with this diagnosis mix flags many cases
+    for case_id, flag in published.items():
+        # Withdrawn flags say so; a flag is never published for a case that was never flagged.
+        assert flag["flagged"] == (flag["level"] != "NONE"), case_id

@@ -9,9 +9,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 DOMAIN_MODULES = [
     "shared/personnummer.py",
+    "shared/sick_leave_chain.py",
     "services/intake/certificate.py",
     "services/intake/sick_leave_case.py",
     "services/intake/case_changes.py",
+    "services/intake/icd10_chapter.py",
+    "services/intake/certificate_standing.py",
+    "services/intake/inspection.py",
+    "services/intake/risk_flags.py",
     "services/milestones/rehabkedja.py",
     "services/milestones/milestone_changes.py",
     "services/notifications/alert.py",

@@ -7,7 +7,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from shared.logging import REDACTED, configure_logging, redact_personnummer, redact_text
+from shared.logging import REDACTED, configure_logging, find_personnummer, redact_personnummer, redact_text
 
 NUMBER_FORMS = ["198001249286", "19800124-9286", "800124-9286", "121212+1212", "8001249286"]
 
@@ -92,6 +92,17 @@ def test_hsa_ids_are_not_masked(hsa_id):
         "care_unit": hsa_id,
         "text": f"unit {hsa_id} moved",
     }
+
+
+def test_an_event_id_uuid_whose_last_group_looks_like_a_personnummer_is_kept_whole():
+    # 30 04 03 82-3066 would be a samordningsnummer (day 82 = 22 + 60) if it stood alone.
+    event_id = "0b6f1c2e-9a41-4d2b-8c1e-300403823066"
+    assert redact_text(f"event {event_id} applied") == f"event {event_id} applied"
+    assert find_personnummer(event_id) == []
+
+
+def test_a_personnummer_right_after_a_uuid_is_still_masked():
+    assert redact_text("0b6f1c2e-9a41-4d2b-8c1e-0123456789ab 198001249286") == f"0b6f1c2e-9a41-4d2b-8c1e-0123456789ab {REDACTED}"
 
 
 def test_a_number_with_a_wrong_check_digit_is_masked_too():
