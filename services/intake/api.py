@@ -25,6 +25,7 @@ from services.intake.sick_leave_case import assemble_sick_leave_cases
 from shared.access_log import AccessResource, record_access
 from shared.auth import AuthenticatedUser, Role, authenticator, check_care_unit, require_role, require_role_at_unit
 from shared.contracts.certificates import Occupation, describe_validation_error
+from shared.contracts.risk_flags import RiskFlagChanged
 from shared.personnummer import InvalidPersonnummer, age_on, parse_personnummer
 from shared.service import ServiceRuntime
 
@@ -46,6 +47,27 @@ class ChapterView(_Answer):
         return cls(id=chapter.chapter_id, numeral=chapter.numeral, title=chapter.title) if chapter else None
 
 
+class RiskReasonView(_Answer):
+    code: str
+    weight: int
+    evidence: str
+
+
+class RiskView(_Answer):
+    """The case's risk of long sick leave (rules.md §5), as last published."""
+
+    level: str
+    score: int
+    reasons: tuple[RiskReasonView, ...]
+
+    @classmethod
+    def of(cls, flag: RiskFlagChanged | None) -> "RiskView | None":
+        if flag is None or not flag.flagged:
+            return None
+        reasons = tuple(RiskReasonView(code=r.code, weight=r.weight, evidence=r.evidence) for r in flag.reasons)
+        return cls(level=flag.level.value, score=flag.score, reasons=reasons)
+
+
 class ListedCase(_Answer):
     case_id: str
     patient_pseudonym: str
@@ -61,6 +83,7 @@ class ListedCase(_Answer):
     occupations: tuple[str, ...]
     certificate_count: int
     protected_identity: bool
+    risk: RiskView | None = None
 
 
 class UnitCases(_Answer):
@@ -161,7 +184,7 @@ class PatientHistory(_Answer):
     revoked_before_arrival: tuple[RevocationView, ...]
 
 
-def _listed(item: InspectedCase) -> ListedCase:
+def _listed(item: InspectedCase, flag: RiskFlagChanged | None) -> ListedCase:
     case = item.case
     return ListedCase(
         case_id=case.case_id,
@@ -178,6 +201,7 @@ def _listed(item: InspectedCase) -> ListedCase:
         occupations=case.occupations,
         certificate_count=len(case.certificate_ids),
         protected_identity=case.protected_identity,
+        risk=RiskView.of(flag),
     )
 
 
@@ -317,6 +341,7 @@ def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIR
                 selection=selection,
                 user_hsa_id=user.hsa_id,
             )
+            flags = await repository.risk_flags_of_cases(conn, [item.case.case_id for item in listed])
             await record_access(
                 conn,
                 user,
@@ -330,7 +355,7 @@ def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIR
             on=filters.on,
             selection=selection,
             count=len(listed),
-            cases=tuple(_listed(item) for item in listed),
+            cases=tuple(_listed(item, flags.get(item.case.case_id)) for item in listed),
         )
 
     @api.post(

@@ -156,3 +156,10 @@ async def save_risk_flags(conn: asyncpg.Connection, flags: Sequence[RiskFlagChan
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
         [(flag.case_id, flag.patient_pseudonym, flag.model_dump(mode="json")) for flag in flags],
     )
+
+
+async def risk_flags_of_cases(conn: asyncpg.Connection, case_ids: Collection[str]) -> dict[str, RiskFlagChanged]:
+    """The flag last published for each of these case ids that has one."""
+    rows = await conn.fetch("SELECT body FROM risk_flags WHERE case_id = ANY($1::text[])", list(case_ids))
+    flags = [RiskFlagChanged.model_validate(row["body"]) for row in rows]
+    return {flag.case_id: flag for flag in flags}

@@ -209,6 +209,7 @@ async def test_a_coordinator_sees_every_case_ongoing_at_the_unit_today(intake_po
         "occupations": ["NUVARANDE_ARBETE"],
         "certificateCount": 1,  # W1 is voided by W2
         "protectedIdentity": False,
+        "risk": None,  # risk flags are written by the consumer, which this test does not run
     }
     # 1 February–20 March: 28 + 20 = 48 days
     assert (man["age"], man["sex"], man["certifiedDays"], man["diagnosisChapter"]["id"]) == (113, "M", 48, "M00-M99")
