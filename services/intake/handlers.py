@@ -96,7 +96,8 @@ class CertificateIntake:
                 continue
             revision = history.revision + 1
             for change in changes:
-                self._publish(context, change.model_copy(update={"patient_revision": revision, "revision_event_count": len(changes)}))
+                numbered = change.model_copy(update={"patient_revision": revision, "revision_event_count": len(changes)})
+                self._publish(context, self._cases_topic, CASE_CHANGED_TYPE, numbered)
             saved.append((history.patient_pseudonym, snapshots, revision))
             changed_cases[history.patient_pseudonym] = (list(cases), snapshots)
         await repository.save_cases(context.conn, saved)
@@ -112,24 +113,14 @@ class CertificateIntake:
             current = risk_flags(cases, self._settings.risk_flags, self._fmb)
             flags.extend(flag_changes(published[patient], current, {snapshot.case_id: snapshot for snapshot in snapshots}))
         for flag in flags:
-            context.outbox.event(
-                topic=self._risk_flags_topic,
-                key=flag.patient_pseudonym,
-                event_type=RISK_FLAG_CHANGED_TYPE,
-                time=context.clock.now(),
-                subject=flag.case_id,
-                data=flag,
-            )
+            self._publish(context, self._risk_flags_topic, RISK_FLAG_CHANGED_TYPE, flag)
         await repository.save_risk_flags(context.conn, flags)
 
-    def _publish(self, context: ApplyContext, change: SickLeaveCaseChanged) -> None:
+    @staticmethod
+    def _publish(context: ApplyContext, topic: str, event_type: str, event: SickLeaveCaseChanged | RiskFlagChanged) -> None:
+        # Keyed by patient, so one patient's case and flag events stay in order on their partition.
         context.outbox.event(
-            topic=self._cases_topic,
-            key=change.patient_pseudonym,
-            event_type=CASE_CHANGED_TYPE,
-            time=context.clock.now(),
-            subject=change.case_id,
-            data=change,
+            topic=topic, key=event.patient_pseudonym, event_type=event_type, time=context.clock.now(), subject=event.case_id, data=event
         )
 
 
