@@ -55,6 +55,7 @@ KIND_LABELS = {  # what the alert is about, short enough for an 80-column termin
     "CHAIN_DAY_90": "day 90",
     "CHAIN_DAY_180": "day 180",
     "CHAIN_DAY_365": "day 365",
+    "RISK_FLAG": "risk",
 }
 BAD_RECORDS_AFTER_DAYS = 2  # simulated days after the start
 
@@ -260,17 +261,23 @@ class Demo:
         fixed_lines = 19 + len(self.feed.units)  # header panel, table titles and headers, units, footer
         rows = max(3, min(LATEST_ALERTS, self.console.height - fixed_lines)) if self.console.is_terminal else LATEST_ALERTS
         for alert in view.latest_alerts[:rows]:
-            due = date.fromisoformat(alert["dueDate"])
-            days = (due - today).days
-            status = alert["milestoneStatus"]
             state = alert["state"]
+            if alert.get("dueDate"):
+                due = date.fromisoformat(alert["dueDate"])
+                days = (due - today).days
+                when, relative = due.isoformat(), "today" if days == 0 else f"{days:+d} d"
+                status = alert["milestoneStatus"]
+                status_text = Text(status, style="bold red" if status == "DUE" else "dim" if status == "CANCELLED" else "")
+            else:  # a risk alert: no due date, its level instead of a milestone status
+                when, relative = "now", ""
+                status_text = Text(f"risk {alert.get('riskLevel') or '?'}", style="magenta")
             alerts.add_row(
                 self.unit_name(alert["careUnitHsaId"]),
                 *([alert["caseId"]] if wide else []),
                 KIND_LABELS.get(alert["kind"], alert["kind"]),
-                due.isoformat(),
-                "today" if days == 0 else f"{days:+d} d",
-                Text(status, style="bold red" if status == "DUE" else "dim" if status == "CANCELLED" else ""),
+                when,
+                relative,
+                status_text,
                 Text(state, style="green" if state == "OPEN" else "dim"),
             )
         if not view.latest_alerts:
@@ -301,7 +308,7 @@ class Demo:
         footer = Text()
         footer.append("Alerts open ", style="dim")
         footer.append(str(sum(1 for a in all_alerts if a["state"] == "OPEN")) if view.unit_alerts else "?", style="bold green")
-        footer.append(f" (due now {sum(1 for a in all_alerts if a['state'] == 'OPEN' and a['milestoneStatus'] == 'DUE')}, "
+        footer.append(f" (due now {sum(1 for a in all_alerts if a['state'] == 'OPEN' and a.get('milestoneStatus') == 'DUE')}, "
                       f"withdrawn {sum(1 for a in all_alerts if a['state'] == 'WITHDRAWN')})", style="dim")
         footer.append("   Bad records injected ", style="dim")
         footer.append(str(self.bad_injected), style="bold")
@@ -403,7 +410,7 @@ class Demo:
         by_kind_open = Counter(a["kind"] for a in all_alerts if a["state"] == "OPEN")
         for kind in sorted(by_kind):
             lines.append(f"    {kind:<22} {by_kind[kind]:>5} (open {by_kind_open[kind]})")
-        by_status = Counter(a["milestoneStatus"] for a in all_alerts)
+        by_status = Counter(a["milestoneStatus"] for a in all_alerts if a.get("milestoneStatus"))
         if by_status:
             lines.append("  milestone status: " + ", ".join(f"{status} {n}" for status, n in sorted(by_status.items())))
         if view.first_alert_after is not None:

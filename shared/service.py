@@ -122,10 +122,14 @@ class ServiceRuntime:
             metrics=self.metrics,
         )
 
-    def subscription(self, topic: str, *, title: str) -> dict[str, Any]:
-        """Subscriber options: own consumer group, batches, manual commits after the transaction."""
+    def subscription(self, topic: str, *, title: str, group: str | None = None) -> dict[str, Any]:
+        """Subscriber options: own consumer group, batches, manual commits after the transaction.
+
+        A service's first subscription uses the group named after the service; a further one names
+        its own `group`, so each consumer owns the partitions of its topic alone.
+        """
         return {
-            "group_id": f"{self.settings.consumer_group_prefix}{self.name}",
+            "group_id": f"{self.settings.consumer_group_prefix}{self.name}" + (f".{group}" if group else ""),
             "batch": True,
             "max_records": self.settings.consumer_max_records,
             "batch_timeout_ms": self.settings.consumer_batch_timeout_ms,

@@ -435,7 +435,9 @@ def flag_changes(
     `previous`: the last flag published per case id of the patient; `current`: `risk_flags` of the
     patient's cases now; `cases`: the snapshots of those cases by case id (pseudonym, certificates,
     care unit, protected identity). A flag is published when its level or reason codes differ
-    from the last published one; evidence, score or care unit changing alone publish nothing.
+    from the last published one; evidence or score changing alone publish nothing. A flagged case
+    that moves to another care unit is published again too: the flag is addressed to the unit's
+    coordinators, and a flag left at the old unit would reach nobody responsible.
     Nothing is published while a case is and was below the threshold (never published, or its
     withdrawal already published). A flag whose case id is gone is withdrawn: level NONE, REMOVED.
     """
@@ -467,7 +469,8 @@ def flag_changes(
         before = previous.get(case_id)
         if not flag.flagged and not _is_flagged(before):
             continue
-        if before is not None and before.level == flag.level and before.reason_codes == flag.reason_codes:
+        moved = before is not None and before.care_unit_hsa_id != cases[case_id].care_unit_hsa_id
+        if before is not None and before.level == flag.level and before.reason_codes == flag.reason_codes and not (moved and flag.flagged):
             continue
         changes.append(risk_flag_event(flag, cases[case_id], revision=before.revision + 1 if before else 1))
     return changes

@@ -8,11 +8,12 @@ from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 
 from services.notifications import repository
-from services.notifications.alert import alert_for
+from services.notifications.alert import alert_for, alert_for_risk_flag, risk_alert_id
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import ApplyContext, Incoming
 from shared.contracts.alerts import ALERT_CHANGED_TYPE, AlertChanged
 from shared.contracts.milestones import MilestoneChanged
+from shared.contracts.risk_flags import RiskFlagChanged
 from shared.events import decode_published_event
 from shared.service import ServiceRuntime
 
@@ -21,15 +22,27 @@ def decode_milestone_record(record: ConsumerRecord[Any, Any]) -> tuple[str, Mile
     return decode_published_event(record, MilestoneChanged)
 
 
+def decode_risk_flag_record(record: ConsumerRecord[Any, Any]) -> tuple[str, RiskFlagChanged]:
+    return decode_published_event(record, RiskFlagChanged)
+
+
 class Alerter:
     def __init__(self, alerts_topic: str) -> None:
         self._topic = alerts_topic
 
     async def apply_milestones(self, context: ApplyContext, incoming: list[Incoming[MilestoneChanged]]) -> None:
         alerts = await repository.alerts_by_id(context.conn, {item.event.milestone_id for item in incoming})
+        await self._publish(context, alerts, [(item.event.milestone_id, item.event, alert_for) for item in incoming])
+
+    async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
+        alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
+        await self._publish(context, alerts, [(risk_alert_id(item.event.case_id), item.event, alert_for_risk_flag) for item in incoming])
+
+    async def _publish(self, context: ApplyContext, alerts: dict[str, AlertChanged], reasons: list[tuple[str, Any, Any]]) -> None:
+        """Turn each (alert id, event, rule) into the alert's next state, in order; publish and store what changed."""
         changed: dict[str, AlertChanged] = {}
-        for item in incoming:
-            alert = alert_for(item.event, alerts.get(item.event.milestone_id), context.clock.now())
+        for alert_id, event, rule in reasons:
+            alert = rule(event, alerts.get(alert_id), context.clock.now())
             if alert is None:
                 continue
             alerts[alert.alert_id] = changed[alert.alert_id] = alert
@@ -64,3 +77,17 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
         Acknowledges manually, after the transaction committed.
         """
         await milestones.handle(message)
+
+    risk_flags = runtime.batch_consumer(topic=topics.risk_flags, decode=decode_risk_flag_record, apply=alerter.apply_risk_flags)
+
+    @runtime.broker.subscriber(
+        runtime.topic(topics.risk_flags), **runtime.subscription(topics.risk_flags, title="OnRiskFlags", group="risk-flags")
+    )
+    async def on_risk_flags(body: Any, message: KafkaMessage) -> None:
+        """Consumes `RiskFlagChanged` from `sickleave.riskflags.v1`.
+
+        Opens or updates one `RISK_FLAG` alert per flagged case for the coordinators of its care unit,
+        withdraws it when the flag is withdrawn, and emits `AlertChanged` on `rehab.alerts.v1` (through
+        the outbox). Acknowledges manually, after the transaction committed.
+        """
+        await risk_flags.handle(message)

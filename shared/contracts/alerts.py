@@ -16,15 +16,25 @@ class AlertState(StrEnum):
     WITHDRAWN = "WITHDRAWN"
 
 
+# An alert about a case's risk of long sick leave rather than a milestone.
+RISK_FLAG_ALERT_KIND = "RISK_FLAG"
+
+
 class AlertChanged(EventData):
     alert_id: str
     care_unit_hsa_id: str
     addressed_to: str
     case_id: str
+    # A milestone kind (`CHAIN_DAY_90`, `RETURN_TO_WORK_PLAN`, ...) or `RISK_FLAG`.
     kind: str
-    milestone_status: str
-    due_date: date
+    # Milestone alerts: the milestone's status and due date.
+    milestone_status: str | None = None
+    due_date: date | None = None
+    # Risk alerts: the level and the reason codes that make it.
+    risk_level: str | None = None
+    reason_codes: tuple[str, ...] = ()
     title: str
     created: datetime
     state: AlertState
+    # The revision of the milestone or risk flag the alert reflects.
     revision: int

@@ -8,7 +8,7 @@ import httpx
 import pytest
 
 from shared.auth import issue_token
-from tests.support import WOMAN, current_cases, read_events, read_topic, revoked_event, signed_event, wait_for_quiet
+from tests.support import WOMAN, current_cases, get_json, read_events, read_topic, revoked_event, signed_event, wait_for_quiet
 
 pytestmark = pytest.mark.e2e
 
@@ -77,3 +77,8 @@ def test_events_posted_over_http_become_cases_a_coordinator_can_inspect(stack_fa
     assert [(flag["caseId"], flag["level"], flag["reasonCodes"]) for flag in flags][-1] == (
         "c-1", "VERY_HIGH", ["DX_PSYCH", "FULL_TIME_START", "LONG_CASE", "PROGNOSIS_POOR"],
     )
+
+    # The unit's coordinators are told: one open risk alert for the case.
+    alerts = get_json(f"{stack.services['notifications'].base_url}/units/{UNIT}/alerts?state=OPEN")
+    (risk_alert,) = [alert for alert in alerts if alert["kind"] == "RISK_FLAG"]
+    assert (risk_alert["caseId"], risk_alert["riskLevel"], risk_alert["addressedTo"]) == ("c-1", "VERY_HIGH", f"rehabkoordinatorer:{UNIT}")

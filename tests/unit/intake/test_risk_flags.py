@@ -604,6 +604,19 @@ def test_withdrawals_come_before_the_flags_of_existing_cases():
     assert [(event.case_id, event.case_status) for event in changes] == [("c1", CaseStatus.REMOVED), ("c0", CaseStatus.ACTIVE)]
 
 
+def test_a_flagged_case_that_moves_to_another_unit_is_published_there():
+    before = published(flag("c1", PSYCH, FULL_TIME))
+    moved = snapshot("c1").model_copy(update={"care_unit_hsa_id": "SE-UNIT-B"})
+    (event,) = flag_changes({"c1": before}, {"c1": flag("c1", PSYCH, FULL_TIME)}, {"c1": moved})
+    assert (event.care_unit_hsa_id, event.level, event.revision) == ("SE-UNIT-B", RiskLevel.MODERATE, 2)
+
+
+def test_an_unflagged_case_that_moves_to_another_unit_stays_quiet():
+    withdrawn = published(flag("c1", PROGNOSIS), revision=2)
+    moved = snapshot("c1").model_copy(update={"care_unit_hsa_id": "SE-UNIT-B"})
+    assert flag_changes({"c1": withdrawn}, {"c1": flag("c1", PROGNOSIS)}, {"c1": moved}) == []
+
+
 def test_a_flag_without_a_case_snapshot_is_refused():
     with pytest.raises(ValueError, match="no case snapshot"):
         flag_changes({}, {"c1": flag("c1", PSYCH)}, {})
