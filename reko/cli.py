@@ -6,6 +6,7 @@ import asyncio
 import json
 import signal
 import time
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -70,6 +71,35 @@ def publish(
 
 
 @app.command()
+def backfill(
+    file: Annotated[str, typer.Argument(help="CloudEvents as JSON Lines or one JSON array; '-' reads standard input")],
+    state_file: Annotated[Path, typer.Option(help="The JSON file `reko stack` wrote")] = Path("stack.json"),
+    bootstrap_servers: Annotated[Optional[str], typer.Option(help="Overrides the state file")] = None,
+    topic_prefix: Annotated[Optional[str], typer.Option(help="Overrides the state file")] = None,
+    rejects: Annotated[Optional[Path], typer.Option(help="Write index, error class and reason of each rejected event here (JSON Lines)")] = None,
+    chunk_size: Annotated[int, typer.Option(min=1, max=5000, help="Events sent and acknowledged together")] = 500,
+    acks: Annotated[str, typer.Option(help="'1' or 'all' (a region's Kafka: all)")] = "1",
+) -> None:
+    """Validate the events of FILE and send them on: valid ones to the certificate topic, the others to its dead-letter topic."""
+    from reko.backfill import run_backfill, topic_prefix_from_state
+    from shared.settings import Topics
+
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    servers = bootstrap_servers or state.get("bootstrapServers")
+    if not servers:
+        raise typer.BadParameter("no broker: run `reko stack` first or pass --bootstrap-servers")
+    if acks not in ("1", "all"):
+        raise typer.BadParameter("must be '1' or 'all'", param_hint="--acks")
+    source = None if file == "-" else Path(file)
+    if source is not None and not source.is_file():
+        raise typer.BadParameter(f"no such file: {file}", param_hint="FILE")
+    topics = Topics(prefix=topic_prefix if topic_prefix is not None else topic_prefix_from_state(state))
+    raise typer.Exit(
+        run_backfill(source, bootstrap_servers=servers, topics=topics, acks=acks, chunk_size=chunk_size, rejects_path=rejects)  # type: ignore[arg-type]
+    )
+
+
+@app.command()
 def demo(
     seed: Annotated[int, typer.Option(help="Seed of the synthetic feed (same seed, same feed)")] = 7,
     patients: Annotated[int, typer.Option(help="Synthetic patients in the feed")] = 300,
@@ -92,12 +122,89 @@ def demo(
 
 
 @app.command()
+def token(
+    sub: Annotated[str, typer.Option(help="The user's HSA id (the token's subject)")],
+    role: Annotated[list[str], typer.Option(help="REHABKOORDINATOR, LAKARE, REGIONKONTOR or CERTIFICATE_SOURCE; repeatable")] = [],  # noqa: B006
+    unit: Annotated[list[str], typer.Option(help="A care-unit HSA id the user acts for; repeatable")] = [],  # noqa: B006
+    ttl: Annotated[str, typer.Option(help="Lifetime: seconds, or a number with s, m, h or d")] = "8h",
+    name: Annotated[Optional[str], typer.Option(help="The user's name, for the access log")] = None,
+    secret: Annotated[Optional[str], typer.Option(help="The HS256 secret (default: the state file's)")] = None,
+    state_file: Annotated[Path, typer.Option(help="The JSON file `reko stack` wrote")] = Path("stack.json"),
+) -> None:
+    """Print a development bearer token for the services' HTTP APIs."""
+    import re
+    from datetime import timedelta
+
+    from shared.auth import AuthSettings, Role, issue_token
+
+    unknown = sorted(set(role) - {known.value for known in Role})
+    if unknown:
+        raise typer.BadParameter(f"unknown role {', '.join(unknown)}", param_hint="--role")
+    lifetime = re.fullmatch(r"(\d+)([smhd]?)", ttl.strip())
+    if lifetime is None or int(lifetime[1]) == 0:
+        raise typer.BadParameter("a positive number of seconds, or e.g. 30m, 8h, 2d", param_hint="--ttl")
+    seconds = int(lifetime[1]) * {"": 1, "s": 1, "m": 60, "h": 3600, "d": 86400}[lifetime[2]]
+    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    key = secret or state.get("jwtSecret") or state.get("jwt_secret")
+    if not key:
+        raise typer.BadParameter("no secret: pass --secret or run `reko stack` (its state file holds one)")
+    try:
+        settings = AuthSettings(jwt_secret=key)
+    except ValueError as problem:
+        raise typer.BadParameter(str(problem), param_hint="--secret") from None
+    typer.echo(issue_token(settings, sub, role, unit, timedelta(seconds=seconds), name=name))
+
+
+@app.command()
 def schema(out: Annotated[Path, typer.Option()] = Path("certificate-event.schema.json")) -> None:
     """Write the JSON Schema of the certificate feed."""
     from shared.contracts.certificates import certificate_json_schema
 
     out.write_text(json.dumps(certificate_json_schema(), indent=2, ensure_ascii=False) + "\n")
     typer.echo(f"wrote {out}")
+
+
+@app.command("what-if")
+def what_if(
+    file: Annotated[
+        Path,
+        typer.Argument(
+            exists=True,
+            dir_okay=False,
+            help='One patient\'s certificates: JSON Lines, a JSON list, or {"certificates": [...], "revokedCertificateIds": [...]}; '
+            "signed data objects or whole signed and revoked CloudEvents",
+        ),
+    ],
+    on: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="The date to answer for (default: today in Stockholm)")] = None,
+) -> None:
+    """Show the cases and milestones the rules give for FILE's certificates on a date. Publishes nothing; needs no broker or database."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from services.milestones.settings import MilestonesSettings
+    from services.milestones.what_if import WhatIfRefused, answer_for_certificates, question_from_text
+
+    settings = MilestonesSettings()  # the region's REKO_MILESTONES_RULES__... and MAX_GAP apply here too
+    try:
+        question = question_from_text(file.read_text(encoding="utf-8"))
+        day = on.date() if on else question.on or settings.make_clock().today()
+        answer = answer_for_certificates(question, day, settings.rules, max_gap=settings.max_gap)
+    except WhatIfRefused as refused:
+        for reason in refused.reasons:
+            typer.echo(reason, err=True)
+        raise typer.Exit(1) from None
+    table = Table(title=f"Milestones on {answer.on.isoformat()}")
+    for column in ("case", "period", "days", "milestone", "due", "status", "chain day", "offset (earlier cases)", "legal reference"):
+        table.add_column(column)
+    for case in answer.cases:
+        period = f"{case.start.isoformat()} – {case.end.isoformat()}"
+        rows = [
+            (m.kind.value, m.due_date.isoformat(), m.status.value, str(m.chain_day), f"{m.offset} ({', '.join(m.earlier_case_ids) or '–'})", m.legal_reference)
+            for m in case.milestones
+        ] or [("–", "", "", "", "", "")]
+        for row in rows:
+            table.add_row(case.case_id, period, str(case.certified_days), *row)
+    Console().print(table)
 
 
 def main() -> None:

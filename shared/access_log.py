@@ -26,6 +26,7 @@ class AccessAction(StrEnum):
 class AccessResource(StrEnum):
     SICK_LEAVE_CASES = "SICK_LEAVE_CASES"  # the list of a unit's ongoing cases
     PATIENT_HISTORY = "PATIENT_HISTORY"  # one patient's cases and certificates
+    MILESTONES = "MILESTONES"  # one case's rehabkedja milestones
 
 
 def loggable_path(path: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.milestones import handlers
+from services.milestones import api, handlers
 from services.milestones.settings import MilestonesSettings
 from shared.service import ServiceRuntime
 
@@ -22,4 +22,4 @@ def create_app(settings: MilestonesSettings | None = None) -> FastAPI:
         description="Computes rehabiliteringskedjan checkpoints and the employer's 30-day plan for every sick-leave case.",
     )
     handlers.register(runtime, settings)
-    return runtime.http_app()
+    return runtime.http_app(routers=[api.what_if_router(runtime, settings)])

@@ -70,26 +70,31 @@ class MilestoneTracker:
         await repository.save_milestones(conn, all_changes)
         await repository.set_timers(conn, timers)
 
-    async def run_scheduler(self, runtime: ServiceRuntime, interval_seconds: float) -> None:
+    async def run_scheduler(self, runtime: ServiceRuntime, interval_seconds: float, batch: int = 100) -> None:
         """Fires every timer that fell due, including those that fell due while the service was down."""
         while True:
             try:
-                while await self._fire_due_timers(runtime):
+                while await self._fire_due_timers(runtime, batch):
                     pass
             except TRANSIENT_ERRORS as problem:
                 runtime.metrics.transient_failures.labels(stage="scheduler").inc()
                 log.warning("scheduler retrying", error=type(problem).__name__)
+            except Exception as problem:  # noqa: BLE001 - a dead scheduler would silently stop every timer
+                log.error("scheduler round failed; retrying", error=type(problem).__name__)
             await asyncio.sleep(interval_seconds)
 
     async def _fire_due_timers(self, runtime: ServiceRuntime, batch: int = 100) -> bool:
         async with runtime.pool.acquire() as conn, conn.transaction():
             patients = await repository.claim_due_timers(conn, self._clock.today(), batch)
             outbox = Outbox(source=f"urn:reko:{runtime.name}")
-            # A patient in the middle of a case revision waits for the consumer, which evaluates it
-            # once the revision is complete.
-            await self.evaluate(conn, outbox, await repository.lock_complete_patients(conn, patients))
+            # A patient in the middle of a case revision, or whose events the consumer is applying
+            # right now, waits for the consumer, which evaluates it once the revision is complete.
+            evaluated = await repository.lock_complete_patients(conn, patients)
+            await self.evaluate(conn, outbox, evaluated)
             await outbox.write(conn)
-        return len(patients) == batch
+        # Patients passed over keep their due timers and are claimed first again: only a round that
+        # moved some timer on may go straight on to the next, or a full batch of them would spin.
+        return len(patients) == batch and bool(evaluated)
 
 
 def register(runtime: ServiceRuntime, settings: MilestonesSettings) -> None:
@@ -114,6 +119,6 @@ def register(runtime: ServiceRuntime, settings: MilestonesSettings) -> None:
         await cases.handle(message)
 
     async def scheduler(runtime: ServiceRuntime) -> None:
-        await tracker.run_scheduler(runtime, settings.scheduler_interval_seconds)
+        await tracker.run_scheduler(runtime, settings.scheduler_interval_seconds, settings.scheduler_batch_size)
 
     runtime.background(scheduler)

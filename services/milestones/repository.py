@@ -56,10 +56,14 @@ async def record_case_events(conn: asyncpg.Connection, events: Sequence[SickLeav
 
 
 async def lock_complete_patients(conn: asyncpg.Connection, patients: Collection[str]) -> list[str]:
-    """Lock the patients' rows (the consumer takes the same lock) and keep those with a complete revision."""
+    """Lock the patients' rows (the consumer takes the same lock) and keep those with a complete revision.
+
+    Rows the consumer holds are skipped, not waited for: it locks the patient before the timer and
+    the scheduler the other way round, so waiting could deadlock; the consumer evaluates them anyway.
+    """
     rows = await conn.fetch(
         "SELECT patient_pseudonym, events_seen >= events_expected AS complete FROM patients "
-        "WHERE patient_pseudonym = ANY($1::text[]) ORDER BY patient_pseudonym FOR UPDATE",
+        "WHERE patient_pseudonym = ANY($1::text[]) ORDER BY patient_pseudonym FOR UPDATE SKIP LOCKED",
         list(patients),
     )
     return [row["patient_pseudonym"] for row in rows if row["complete"]]
@@ -112,3 +116,9 @@ async def claim_due_timers(conn: asyncpg.Connection, today: date, limit: int) ->
         "SELECT patient_pseudonym FROM timers WHERE fires_on <= $1 ORDER BY fires_on LIMIT $2 FOR UPDATE SKIP LOCKED", today, limit
     )
     return [row["patient_pseudonym"] for row in rows]
+
+
+async def patient_of_case(conn: asyncpg.Connection, case_id: str) -> str | None:
+    """The patient of a case that exists now; None for an unknown or removed case."""
+    patient: str | None = await conn.fetchval("SELECT patient_pseudonym FROM cases WHERE case_id = $1", case_id)
+    return patient

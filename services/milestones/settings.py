@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, field_validator
 from pydantic_settings import SettingsConfigDict
 
 from services.milestones.rehabkedja import RehabkedjaRules
+from shared.contracts.milestones import MilestoneKind
 from shared.settings import ServiceSettings
 
 
@@ -14,7 +15,26 @@ class MilestonesSettings(ServiceSettings):
 
     http_port: int = 8002
     # Checkpoint days, names, lead time and legal texts (rules.md §4); e.g.
-    # REKO_MILESTONES_RULES__LEAD_DAYS=21.
+    # REKO_MILESTONES_RULES__LEAD_DAYS=21, REKO_MILESTONES_RULES__PLAN_LEGAL_REFERENCE=...,
+    # REKO_MILESTONES_RULES__CHECKPOINTS='[{"kind": "CHAIN_DAY_90", "chain_day": 90, "title": ..., "legal_reference": ...}, ...]'
+    # (the whole list: an environment variable cannot address one element of it).
     rules: RehabkedjaRules = RehabkedjaRules()
     # How often the scheduler looks for timers that fell due (real seconds).
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
+    # Patients the scheduler evaluates per transaction (each round holds their row locks).
+    scheduler_batch_size: int = Field(default=100, ge=1, le=1000)
+    # rules.md §2's gap between certificates of one case, used only by the what-if answer, which
+    # assembles cases itself: must equal intake's REKO_INTAKE_MAX_GAP, or what-if and the published
+    # milestones disagree.
+    max_gap: int = Field(default=5, ge=0, le=90)
+
+    @field_validator("rules")
+    @classmethod
+    def _one_checkpoint_per_kind(cls, rules: RehabkedjaRules) -> RehabkedjaRules:
+        # Milestones are kept per (case, kind): two checkpoints of one kind would overwrite each other.
+        kinds = [checkpoint.kind for checkpoint in rules.checkpoints]
+        if MilestoneKind.RETURN_TO_WORK_PLAN in kinds:
+            raise ValueError("RETURN_TO_WORK_PLAN is the 30-day plan, not a checkpoint")
+        if len(set(kinds)) != len(kinds):
+            raise ValueError("each checkpoint kind may occur once")
+        return rules

@@ -68,7 +68,7 @@ def test_a_case_after_one_earlier_case_of_its_chain_carries_that_case_s_days():
     assert chain_offsets(cases)["b"] == (31, ("a",))
 
 
-def test_the_offset_sums_two_earlier_cases_of_the_chain():
+def test_offset_sums_two_earlier_cases_of_the_chain():
     cases = [
         case("c", date(2026, 5, 1), date(2026, 5, 10)),
         case("a", date(2026, 1, 1), date(2026, 1, 31)),
@@ -78,16 +78,41 @@ def test_the_offset_sums_two_earlier_cases_of_the_chain():
     assert chain_offsets(cases)["c"] == (51, ("a", "b"))
 
 
-def test_cases_with_89_days_between_join_one_chain():
+def test_cases_89_days_apart_join_the_chain():
     cases = [case("a", date(2026, 1, 1), date(2026, 1, 10)), case("b", date(2026, 4, 10), date(2026, 4, 30))]
     # 10 Apr - 10 Jan - 1 = 90 - 1 = 89 days between, fewer than 90
     assert chain_offsets(cases)["b"] == (10, ("a",))
 
 
-def test_cases_with_90_days_between_start_a_new_chain():
+def test_cases_90_days_apart_start_a_new_chain():
     cases = [case("a", date(2026, 1, 1), date(2026, 1, 10)), case("b", date(2026, 4, 11), date(2026, 4, 30))]
     # 11 Apr - 10 Jan - 1 = 91 - 1 = 90 days between
     assert chain_offsets(cases)["b"] == (0, ())
+
+
+def test_89_days_apart_the_second_case_s_checkpoint_counts_the_first_case_and_90_days_apart_it_does_not():
+    first = case("a", date(2026, 1, 1), date(2026, 1, 31))
+    # 1 May - 31 Jan = 90, less 1: 89 days between (1 Feb..30 Apr); from 2 May: 90 days between
+    joined = [first, case("b", date(2026, 5, 1), date(2026, 8, 31))]
+    apart = [first, case("b", date(2026, 5, 2), date(2026, 8, 31))]
+    # joined: offset 31, day 90 = 1 May + (89 - 31) = 1 May + 58 days = 28 Jun
+    joined_day_90 = milestone(joined, date(2026, 5, 2), "b", DAY_90)
+    assert (joined_day_90.due_date, joined_day_90.offset, joined_day_90.earlier_case_ids) == (date(2026, 6, 28), 31, ("a",))
+    # apart: offset 0, day 90 = 2 May + 89 days = 30 Jul
+    apart_day_90 = milestone(apart, date(2026, 5, 2), "b", DAY_90)
+    assert (apart_day_90.due_date, apart_day_90.offset, apart_day_90.earlier_case_ids) == (date(2026, 7, 30), 0, ())
+
+
+def test_a_checkpoint_of_a_third_case_counts_the_days_of_both_earlier_cases():
+    cases = [
+        case("a", date(2026, 1, 1), date(2026, 1, 31)),
+        case("b", date(2026, 3, 1), date(2026, 3, 20)),
+        case("c", date(2026, 5, 1), date(2026, 7, 31)),
+    ]
+    state = milestone(cases, date(2026, 5, 1), "c", DAY_90)
+    # offset 31 + 20 = 51; day 90 = 1 May + (89 - 51) = 1 May + 38 days = 8 Jun; 51 + 39 = chain day 90
+    assert (state.due_date, state.chain_day, state.offset, state.earlier_case_ids) == (date(2026, 6, 8), 90, 51, ("a", "b"))
+    assert state.legal_reference == "SFB 27 kap. 46–49 §§, 51 §"
 
 
 def test_a_break_starts_a_new_chain_that_later_cases_join():
@@ -124,7 +149,7 @@ def test_a_checkpoint_of_a_later_case_is_shifted_by_the_offset():
     assert (state.due_date, state.chain_day, state.offset, state.earlier_case_ids) == (date(2026, 4, 28), 90, 31, ("a",))
 
 
-def test_a_checkpoint_in_the_gap_after_a_case_ends_is_cancelled_once_t_passes_it():
+def test_checkpoint_due_in_a_gap_after_the_case_ended_is_cancelled():
     cases = [case("a", date(2026, 1, 1), date(2026, 3, 25)), case("b", date(2026, 4, 10), date(2026, 5, 31))]
     # a: day 90 = 31 Mar, after a's end 25 Mar but within 25 Mar + 14 = 8 Apr
     assert milestone(cases, date(2026, 3, 30), "a", DAY_90).status == MilestoneStatus.SCHEDULED
@@ -164,6 +189,21 @@ def test_a_checkpoint_passed_in_an_earlier_case_does_not_apply():
     assert milestone(cases, date(2026, 5, 1), "b", DAY_180).due_date == date(2026, 7, 19)
 
 
+def test_checkpoint_at_or_below_the_offset_does_not_apply():
+    later = date(2026, 5, 1)
+    # a: 1 Jan..30 Mar = 89 days, 1 Jan..31 Mar = 90, 1 Jan..1 Apr = 91; b starts 1 May (< 90 days later)
+    below = [case("a", date(2026, 1, 1), date(2026, 3, 30)), case("b", later, date(2026, 9, 30))]
+    at = [case("a", date(2026, 1, 1), date(2026, 3, 31)), case("b", later, date(2026, 9, 30))]
+    above = [case("a", date(2026, 1, 1), date(2026, 4, 1)), case("b", later, date(2026, 9, 30))]
+    # offset 89 < 90: day 90 is b's first day, 1 May + (90 - 1 - 89) = 1 May
+    assert (milestone(below, later, "b", DAY_90).due_date, milestone(below, later, "b", DAY_90).chain_day) == (later, 90)
+    # offset 90 and 91 >= 90: day 90 lay in a; b's next checkpoint is day 180, 1 May + (179 - offset)
+    assert milestone(at, later, "b", DAY_90) is None
+    assert milestone(above, later, "b", DAY_90) is None
+    assert milestone(at, later, "b", DAY_180).due_date == date(2026, 7, 29)  # 1 May + 89 days
+    assert milestone(above, later, "b", DAY_180).due_date == date(2026, 7, 28)  # 1 May + 88 days
+
+
 def test_a_checkpoint_whose_day_equals_the_offset_does_not_apply():
     cases = [case("a", date(2026, 1, 1), date(2026, 3, 31)), case("b", date(2026, 5, 1), date(2026, 9, 30))]
     # a covers 1 Jan..31 Mar = 90 days, so day 90 was a's last day
@@ -188,9 +228,20 @@ def test_checkpoints_come_from_the_rules():
 # The 30-day plan
 
 
-def test_an_unemployed_patient_gets_no_plan():
-    cases = [case("a", date(2026, 1, 1), date(2026, 6, 30), occupations=UNEMPLOYED)]
-    assert milestone(cases, date(2026, 2, 1), "a", PLAN) is None
+def test_unemployed_patient_gets_no_plan():
+    start, end = date(2026, 1, 1), date(2026, 6, 30)
+    oklar = certificate("c1", start, end, occupations=UNEMPLOYED, prognosis_code="PROGNOS_OKLAR")
+    # 1 Jan..30 Jun = 181 days and an unclear prognosis: long enough twice over, but no employer
+    assert milestone([case("a", start, end, oklar)], date(2026, 2, 1), "a", PLAN) is None
+    assert milestone([case("a", start, end, occupations=UNEMPLOYED)], date(2026, 2, 1), "a", PLAN) is None
+
+
+def test_a_patient_who_gives_up_the_job_on_the_latest_certificate_gets_no_plan():
+    start = date(2026, 1, 1)
+    employed = certificate("c1", start, date(2026, 2, 28))
+    job_seeking = certificate("c2", date(2026, 3, 1), date(2026, 3, 31), signed_on=date(2026, 2, 27), occupations=UNEMPLOYED)
+    # 1 Jan..31 Mar = 90 days, but the latest certificate names no current job
+    assert milestone([case("a", start, date(2026, 3, 31), employed, job_seeking)], date(2026, 3, 1), "a", PLAN) is None
 
 
 def test_a_short_case_without_a_long_prognosis_gets_no_plan():
@@ -209,7 +260,7 @@ def test_a_case_of_60_days_gets_a_plan_due_on_day_30():
     assert state.legal_reference == "SFB 30 kap. 6 §"
 
 
-def test_prognos_oklar_on_a_short_first_certificate_makes_the_plan_due_on_day_30():
+def test_prognos_oklar_with_a_short_first_certificate_triggers_the_plan_at_day_30():
     start = date(2026, 1, 1)
     cases = [case("a", start, date(2026, 1, 14), certificate("c1", start, date(2026, 1, 14), prognosis_code="PROGNOS_OKLAR"))]
     # signed 1 Jan, before day 30 = 30 Jan
@@ -232,7 +283,7 @@ def test_a_return_prognosis_of_60_days_calls_for_a_plan_but_59_does_not():
     assert milestone(fifty_nine, start, "a", PLAN) is None
 
 
-def test_a_renewal_that_first_pushes_the_expected_length_past_60_days_after_day_30_makes_the_plan_due_on_its_signing_date():
+def test_renewal_pushing_expected_length_past_60_after_day_30_makes_the_plan_due_at_once():
     start = date(2026, 1, 1)
     first = certificate("c1", start, date(2026, 1, 31))
     renewal = certificate("c2", date(2026, 2, 1), date(2026, 3, 5), signed_on=date(2026, 2, 2))

@@ -1,0 +1,62 @@
+"""What-if for coordinators: the milestones and due dates the rules give, without publishing anything."""
+
+# No `from __future__ import annotations`: FastAPI resolves the `Depends(reader)` annotations of the
+# closures below at runtime, and `reader` exists only in the factory's scope.
+
+from collections.abc import Sequence
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, HTTPException, Request, params
+
+from services.milestones import repository, what_if
+from services.milestones.settings import MilestonesSettings
+from shared.access_log import AccessResource, record_access
+from shared.auth import AuthenticatedUser, Role, authenticator, require_role
+from shared.service import ServiceRuntime
+
+# Who plans a patient's rehabilitation: the unit's coordinators and the doctors.
+READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
+NO_SUCH_CASE = "no such case at the care units you act for"
+
+
+def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, dependencies: Sequence[params.Depends] = ()) -> APIRouter:
+    api = APIRouter(tags=["what-if"], dependencies=list(dependencies))
+    reader = require_role(authenticator(settings.auth), *READERS)
+
+    @api.post("/what-if", response_model=what_if.WhatIfAnswer, response_model_by_alias=True)
+    def certificates_what_if(question: what_if.WhatIfQuestion, user: Annotated[AuthenticatedUser, Depends(reader)]) -> what_if.WhatIfAnswer:
+        """The cases one patient's certificates make and their milestones on `on` (default: today by
+        the service clock). 422 with the reasons when a certificate breaks the contract or the
+        certificates belong to more than one patient. Nothing is published or stored."""
+        try:
+            return what_if.answer_for_certificates(question, question.on or runtime.clock.today(), settings.rules, max_gap=settings.max_gap)
+        except what_if.WhatIfRefused as refused:
+            raise HTTPException(status_code=422, detail=refused.reasons) from None
+
+    @api.get("/cases/{case_id}/milestones", response_model=what_if.KnownCaseAnswer, response_model_by_alias=True)
+    async def case_milestones(
+        request: Request, case_id: str, user: Annotated[AuthenticatedUser, Depends(reader)], on: date | None = None
+    ) -> what_if.KnownCaseAnswer:
+        """A case's milestones as the rules give them on `on` (default: today) for the certificates
+        seen so far, with what was last published for it. 404 when no such case exists now at a
+        care unit the user acts for (the same answer either way, so nothing leaks)."""
+        async with runtime.pool.acquire() as conn:
+            async with conn.transaction(isolation="repeatable_read", readonly=True):
+                patient = await repository.patient_of_case(conn, case_id)
+                cases = (await repository.cases_by_patient(conn, [patient]))[patient] if patient else []
+                published = (await repository.published_milestones_by_patient(conn, [patient]))[patient] if patient else []
+            asked = next((case for case in cases if case.case_id == case_id), None)
+            if patient is None or asked is None or not user.acts_for(asked.care_unit_hsa_id):
+                raise HTTPException(status_code=404, detail=NO_SUCH_CASE)
+            await record_access(
+                conn,
+                user,
+                care_unit_hsa_id=asked.care_unit_hsa_id,
+                resource=AccessResource.MILESTONES,
+                patient_pseudonyms=[patient],
+                request_path=request.url.path,
+            )
+        return what_if.answer_for_known_case(case_id, cases, published, on or runtime.clock.today(), settings.rules)
+
+    return api
