@@ -22,7 +22,8 @@ def milestone_changes(
 
     A (case, kind) that is no longer computed (not in view, not applicable, case withdrawn) becomes
     CANCELLED once; one whose first computed state is CANCELLED is never published; an unchanged
-    state publishes nothing, so DUE goes out once per due date.
+    state publishes nothing, so DUE goes out once per due date. A SCHEDULED milestone whose
+    certificates or chain (chain day, offset, earlier cases) changed is published again with them.
     """
     changes: list[MilestoneChanged] = []
     computed = {(state.case_id, state.kind): state for state in states}
@@ -32,7 +33,12 @@ def milestone_changes(
         if before is None and state.status is MilestoneStatus.CANCELLED:
             continue
         if before is not None and (before.status, before.due_date, before.care_unit_hsa_id) == (state.status, state.due_date, case.care_unit_hsa_id):
-            continue
+            # A milestone still ahead keeps its explanation current (a renewal adds a certificate, a
+            # revocation changes the offset); one already DUE or CANCELLED is not announced again.
+            explanation_now = (case.certificate_ids, state.chain_day, state.offset, state.earlier_case_ids)
+            explanation_before = (before.certificate_ids, before.chain_day, before.offset, before.earlier_case_ids)
+            if state.status is not MilestoneStatus.SCHEDULED or explanation_now == explanation_before:
+                continue
         changes.append(
             MilestoneChanged(
                 milestone_id=milestone_id(state.case_id, state.kind),

@@ -141,16 +141,8 @@ def cases_of_one_patient(signed: Sequence[SignedCertificate], revoked_ids: Colle
 
 
 def _milestone_answer(state: MilestoneState) -> MilestoneAnswer:
-    return MilestoneAnswer(
-        kind=state.kind,
-        due_date=state.due_date,
-        status=state.status,
-        chain_day=state.chain_day,
-        offset=state.offset,
-        earlier_case_ids=state.earlier_case_ids,
-        legal_reference=state.legal_reference,
-        title=state.title,
-    )
+    # The answer is the state itself, named for the client; the case it belongs to is around it.
+    return MilestoneAnswer.model_validate(state.model_dump(exclude={"case_id"}))
 
 
 def answer(cases: Sequence[SickLeaveCaseChanged], on: date, rules: RehabkedjaRules) -> WhatIfAnswer:

@@ -137,6 +137,25 @@ def test_a_case_moved_to_another_unit_republishes_its_milestone_there():
     assert [(c.care_unit_hsa_id, c.revision) for c in emitted[1]] == [("SE-UNIT-B", 2)]
 
 
+def test_a_renewal_republishes_a_scheduled_milestone_with_its_certificates():
+    # c2 renews c1 without moving day 90: the milestone still ahead names both certificates
+    _, emitted = published_after(
+        [state(MilestoneStatus.SCHEDULED)],
+        [state(MilestoneStatus.SCHEDULED)],
+        case_rounds=[cases(case(certificate_ids=("c1",))), cases(case(certificate_ids=("c1", "c2")))],
+    )
+    assert [(c.status, c.certificate_ids, c.revision) for c in emitted[1]] == [(MilestoneStatus.SCHEDULED, ("c1", "c2"), 2)]
+
+
+def test_a_renewal_does_not_announce_a_due_milestone_again():
+    _, emitted = published_after(
+        [state(MilestoneStatus.DUE)],
+        [state(MilestoneStatus.DUE)],
+        case_rounds=[cases(case(certificate_ids=("c1",))), cases(case(certificate_ids=("c1", "c2")))],
+    )
+    assert [len(changes) for changes in emitted] == [1, 0]
+
+
 def test_a_computed_cancellation_of_a_published_milestone_is_published_once():
     # the case ended before day 90 arrived: SCHEDULED, then CANCELLED, then nothing more
     _, emitted = published_after(
