@@ -38,6 +38,7 @@ from rich.text import Text
 from reko.feed import SIGNED_TYPE, FeedSettings, generate_feed
 from reko.metrics_text import metric_sum
 from reko.publish import record_key
+from shared.auth import Role, issue_token
 from shared.clock import STOCKHOLM, Clock, parse_clock
 
 SECONDS_PER_DAY = 86_400
@@ -141,8 +142,12 @@ def bad_records(feed: Feed) -> list[bytes]:
 
 class Demo:
     def __init__(self, settings: DemoSettings, clock: Clock, anchor: float, feed: Feed, services: dict[str, str],
-                 bootstrap_servers: str, topic: str, console: Console) -> None:
+                 bootstrap_servers: str, topic: str, console: Console, jwt_secret: str) -> None:
         self.settings = settings
+        # The demo watches as a coordinator of every unit of the feed who also holds the regional
+        # office's view; the APIs answer nobody without a token.
+        token = issue_token(jwt_secret, "SE2321000000-DEMO", [Role.REHABKOORDINATOR, Role.REGIONKONTOR], feed.units)
+        self.headers = {"authorization": f"Bearer {token}"}
         self.clock = clock
         self.anchor = anchor
         self.feed = feed
@@ -354,7 +359,7 @@ class Demo:
         await producer.start()
         interactive = self.console.is_terminal
         try:
-            async with httpx.AsyncClient(timeout=2.0) as http:
+            async with httpx.AsyncClient(timeout=2.0, headers=self.headers) as http:
                 poller = asyncio.create_task(self.poll_forever(http))
                 live = Live(self.render(), console=self.console, refresh_per_second=2) if interactive else None
                 last_progress = 0.0
@@ -475,6 +480,7 @@ def run_demo(settings: DemoSettings) -> int:
             bootstrap_servers=stack.bootstrap_servers,
             topic=stack.topics.name(stack.topics.certificates),
             console=console,
+            jwt_secret=stack.settings.jwt_secret,
         )
         with contextlib.suppress(KeyboardInterrupt):
             asyncio.run(demo.run())

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, TypeVar
 
@@ -15,6 +15,7 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 
 from reko.metrics_text import metric_sum
 from reko.stack import Stack
+from shared.auth import issue_token
 
 T = TypeVar("T")
 
@@ -170,8 +171,13 @@ def wait_until(check: Callable[[], T], *, timeout: float = 60.0, interval: float
         time.sleep(interval)
 
 
-def get_json(url: str) -> Any:
-    response = httpx.get(url, timeout=5)
+def bearer(stack: Stack, roles: Sequence[str], care_units: Sequence[str] = (), *, sub: str = "SE2321000000-3999") -> dict[str, str]:
+    """The Authorization header of a user of the stack's HTTP APIs."""
+    return {"authorization": f"Bearer {issue_token(stack.settings.jwt_secret, sub, roles, care_units)}"}
+
+
+def get_json(url: str, headers: dict[str, str] | None = None) -> Any:
+    response = httpx.get(url, timeout=5, headers=headers)
     response.raise_for_status()
     return response.json()
 

@@ -19,4 +19,4 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         "notifications", settings, MIGRATIONS, description="Turns milestone states into alerts for the rehabkoordinatorer of a care unit."
     )
     handlers.register(runtime, settings)
-    return runtime.http_app(routers=[api.router(runtime)])
+    return runtime.http_app(routers=[api.router(runtime, settings)])

@@ -33,6 +33,10 @@ async def alerts_of_unit(conn: asyncpg.Connection, care_unit_hsa_id: str, state:
     return [AlertChanged.model_validate(row["body"]) for row in rows]
 
 
-async def recent_alerts(conn: asyncpg.Connection, limit: int) -> list[AlertChanged]:
-    rows = await conn.fetch("SELECT body FROM alerts ORDER BY updated_at DESC, alert_id LIMIT $1", limit)
+async def recent_alerts(conn: asyncpg.Connection, limit: int, care_unit_hsa_ids: Collection[str]) -> list[AlertChanged]:
+    rows = await conn.fetch(
+        "SELECT body FROM alerts WHERE care_unit_hsa_id = ANY($2::text[]) ORDER BY updated_at DESC, alert_id LIMIT $1",
+        limit,
+        list(care_unit_hsa_ids),
+    )
     return [AlertChanged.model_validate(row["body"]) for row in rows]

@@ -17,4 +17,4 @@ def create_app(settings: StatsSettings | None = None) -> FastAPI:
     settings = settings or StatsSettings()
     runtime = ServiceRuntime("stats", settings, MIGRATIONS, description="Keeps gender-split sick-leave statistics per care unit and serves them.")
     handlers.register(runtime, settings)
-    return runtime.http_app(routers=[api.router(runtime)])
+    return runtime.http_app(routers=[api.router(runtime, settings)])

@@ -11,7 +11,7 @@ import pytest
 from reko.feed import FeedSettings, generate_feed
 from reko.publish import publish_events
 from tests.oracle import expected_cases, expected_milestones, ongoing_by_unit_and_sex
-from tests.support import current_cases, current_milestones, get_json, metric_value, wait_for_quiet
+from tests.support import bearer, current_cases, current_milestones, get_json, metric_value, wait_for_quiet
 
 pytestmark = pytest.mark.e2e
 
@@ -55,6 +55,7 @@ def test_a_service_killed_mid_stream_ends_with_the_same_cases_milestones_and_cou
             assert milestone["status"] == "CANCELLED", key
 
     stats = stack.services["stats"].base_url
+    regional_office = bearer(stack, ["REGIONKONTOR"])
     for day in (date(2026, 2, 1), date(2026, 4, 15), TODAY):
-        served = {row["careUnitHsaId"]: row["bySex"] for row in get_json(f"{stats}/ongoing?on={day.isoformat()}")}
+        served = {row["careUnitHsaId"]: row["bySex"] for row in get_json(f"{stats}/ongoing?on={day.isoformat()}", regional_office)}
         assert served == ongoing_by_unit_and_sex(oracle, day), day

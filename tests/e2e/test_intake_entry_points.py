@@ -79,6 +79,6 @@ def test_events_posted_over_http_become_cases_a_coordinator_can_inspect(stack_fa
     )
 
     # The unit's coordinators are told: one open risk alert for the case.
-    alerts = get_json(f"{stack.services['notifications'].base_url}/units/{UNIT}/alerts?state=OPEN")
+    alerts = get_json(f"{stack.services['notifications'].base_url}/units/{UNIT}/alerts?state=OPEN", coordinator)
     (risk_alert,) = [alert for alert in alerts if alert["kind"] == "RISK_FLAG"]
     assert (risk_alert["caseId"], risk_alert["riskLevel"], risk_alert["addressedTo"]) == ("c-1", "VERY_HIGH", f"rehabkoordinatorer:{UNIT}")

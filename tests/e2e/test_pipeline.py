@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import httpx
 import pytest
 
 from reko.publish import publish_events, publish_lines
@@ -14,6 +15,7 @@ from tests.support import (
     WOMAN,
     current_cases,
     current_milestones,
+    bearer,
     get_json,
     metric_value,
     read_topic,
@@ -71,18 +73,31 @@ def test_two_patients_at_two_units_give_cases_milestones_alerts_and_counts(stack
     assert milestones.get(("b1", "CHAIN_DAY_180"), {"status": "CANCELLED"})["status"] == "CANCELLED"
 
     notifications = stack.services["notifications"].base_url
-    north_alerts = {alert["kind"]: alert for alert in get_json(f"{notifications}/units/{UNIT_NORTH}/alerts?state=OPEN")}
+    coordinator = bearer(stack, ["REHABKOORDINATOR"], [UNIT_NORTH, UNIT_SOUTH])
+    # Alerts and counts are for the units a user acts for.
+    with pytest.raises(httpx.HTTPStatusError, match="403"):
+        get_json(f"{notifications}/units/{UNIT_NORTH}/alerts", bearer(stack, ["REHABKOORDINATOR"], [UNIT_SOUTH]))
+    with pytest.raises(httpx.HTTPStatusError, match="401"):
+        get_json(f"{notifications}/units/{UNIT_NORTH}/alerts")
+    north_alerts = {alert["kind"]: alert for alert in get_json(f"{notifications}/units/{UNIT_NORTH}/alerts?state=OPEN", coordinator)}
     assert north_alerts["CHAIN_DAY_90"]["caseId"] == "a1"
     assert north_alerts["CHAIN_DAY_90"]["milestoneStatus"] == "DUE"
-    south_alerts = {alert["kind"]: alert for alert in get_json(f"{notifications}/units/{UNIT_SOUTH}/alerts?state=OPEN")}
+    south_alerts = {alert["kind"]: alert for alert in get_json(f"{notifications}/units/{UNIT_SOUTH}/alerts?state=OPEN", coordinator)}
     assert south_alerts["CHAIN_DAY_90"]["milestoneStatus"] == "SCHEDULED"
     assert "CHAIN_DAY_180" not in south_alerts
 
     stats = stack.services["stats"].base_url
-    assert get_json(f"{stats}/units/{UNIT_NORTH}/ongoing?on=2026-06-15")["bySex"] == {"F": 1, "M": 0, "UNKNOWN": 0}
-    assert get_json(f"{stats}/units/{UNIT_SOUTH}/ongoing?on=2026-06-15")["bySex"] == {"F": 0, "M": 1, "UNKNOWN": 0}
+    assert get_json(f"{stats}/units/{UNIT_NORTH}/ongoing?on=2026-06-15", coordinator)["bySex"] == {"F": 1, "M": 0, "UNKNOWN": 0}
+    assert get_json(f"{stats}/units/{UNIT_SOUTH}/ongoing?on=2026-06-15", coordinator)["bySex"] == {"F": 0, "M": 1, "UNKNOWN": 0}
     # b2 would have kept the man's case ongoing in August; revoked, it does not.
-    assert get_json(f"{stats}/units/{UNIT_SOUTH}/ongoing?on=2026-08-01")["total"] == 0
+    assert get_json(f"{stats}/units/{UNIT_SOUTH}/ongoing?on=2026-08-01", coordinator)["total"] == 0
+    # A coordinator of the south unit alone sees its own row; the regional office sees every unit.
+    south_only = bearer(stack, ["REHABKOORDINATOR"], [UNIT_SOUTH])
+    assert [row["careUnitHsaId"] for row in get_json(f"{stats}/ongoing?on=2026-06-15", south_only)] == [UNIT_SOUTH]
+    with pytest.raises(httpx.HTTPStatusError, match="403"):
+        get_json(f"{stats}/units/{UNIT_NORTH}/ongoing?on=2026-06-15", south_only)
+    regional_office = bearer(stack, ["REGIONKONTOR"])
+    assert sorted(row["careUnitHsaId"] for row in get_json(f"{stats}/ongoing?on=2026-06-15", regional_office)) == sorted([UNIT_NORTH, UNIT_SOUTH])
 
     certificates_topic = stack.topics.name(stack.topics.certificates)
     assert metric_value(stack.services["intake"].base_url, "reko_events_deduplicated_total", topic=certificates_topic) >= 1
