@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import subprocess
+import sys
 
 import httpx
 import pytest
 
 from shared.auth import issue_token
-from tests.support import WOMAN, current_cases, get_json, read_events, read_topic, revoked_event, signed_event, wait_for_quiet
+from tests.support import MAN, WOMAN, current_cases, get_json, read_events, read_topic, revoked_event, signed_event, wait_for_quiet
 
 pytestmark = pytest.mark.e2e
 
@@ -82,3 +85,31 @@ def test_events_posted_over_http_become_cases_a_coordinator_can_inspect(stack_fa
     alerts = get_json(f"{stack.services['notifications'].base_url}/units/{UNIT}/alerts?state=OPEN", coordinator)
     (risk_alert,) = [alert for alert in alerts if alert["kind"] == "RISK_FLAG"]
     assert (risk_alert["caseId"], risk_alert["riskLevel"], risk_alert["addressedTo"]) == ("c-1", "VERY_HIGH", f"rehabkoordinatorer:{UNIT}")
+
+
+def test_a_backfill_file_sent_with_the_command_becomes_cases(stack_factory, tmp_path):
+    stack = stack_factory(clock="fixed:2026-05-15T12:00:00+02:00")
+    state_file = tmp_path / "stack.json"
+    stack.write_state(state_file)
+    history = [
+        signed_event("b-1", "m-1", person_id=MAN, periods=[("2026-01-05", "2026-01-25", 100)], signed_at="2026-01-05T09:00:00+01:00",
+                     diagnosis="M54.5"),
+        signed_event("b-2", "m-2", person_id=MAN, periods=[("2026-01-28", "2026-02-20", 50)], signed_at="2026-01-26T09:00:00+01:00",
+                     diagnosis="M54.5", relations=[("FRLANG", "m-1")]),
+    ]
+    feed = tmp_path / "history.jsonl"
+    feed.write_text("".join(json.dumps(event) + "\n" for event in history) + "not json\n")
+
+    done = subprocess.run(
+        [sys.executable, "-m", "reko.cli", "backfill", str(feed), "--state-file", str(state_file), "--rejects", str(tmp_path / "rejects.jsonl")],
+        capture_output=True, text=True, timeout=120,
+    )
+    assert done.returncode == 0, done.stderr
+    assert MAN not in done.stdout + done.stderr
+    (rejected,) = [json.loads(line) for line in (tmp_path / "rejects.jsonl").read_text().splitlines()]
+    assert (rejected["line"], rejected["errorClass"]) == (3, "NotJson")
+
+    wait_for_quiet(stack)
+    # 5–25 January (21 days) and 28 January – 20 February (24 days), 2 gap days: one case of 45 days.
+    (case,) = current_cases(stack).values()
+    assert (case["caseId"], case["certificateIds"], case["certifiedDays"]) == ("m-1", ["m-1", "m-2"], 45)
