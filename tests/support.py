@@ -7,6 +7,8 @@ import json
 import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import date, datetime
+from datetime import time as clock_time
 from typing import Any, TypeVar
 
 import asyncpg
@@ -16,6 +18,8 @@ from aiokafka import AIOKafkaConsumer, TopicPartition
 from reko.metrics_text import metric_sum
 from reko.stack import Stack
 from shared.auth import issue_token
+from shared.clock import STOCKHOLM
+from shared.contracts.cases import CaseCertificate, CaseChange, CaseStatus, SickLeaveCaseChanged
 
 T = TypeVar("T")
 
@@ -236,3 +240,37 @@ def revoked_event(event_id: str, certificate_id: str, *, revoked_at: str) -> dic
         "time": revoked_at,
         "data": {"certificateId": certificate_id, "revokedAt": revoked_at},
     }
+
+
+def employed_case_event(
+    case_id: str, patient: str, start: date, end: date, *, revision: int = 1, event_count: int = 1
+) -> SickLeaveCaseChanged:
+    """A case event of one fully covered certificate (id = case id) for an employed woman at unit 1001."""
+    return SickLeaveCaseChanged(
+        case_id=case_id,
+        patient_pseudonym=patient,
+        patient_revision=revision,
+        revision_event_count=event_count,
+        status=CaseStatus.ACTIVE,
+        change=CaseChange.OPENED if revision == 1 else CaseChange.EXTENDED,
+        care_unit_hsa_id="SE2321000000-1001",
+        care_provider_hsa_id="SE2321000000-1000",
+        start=start,
+        end=end,
+        certified_days=(end - start).days + 1,
+        certificate_ids=(case_id,),
+        latest_certificate_id=case_id,
+        sex="F",
+        main_diagnosis_code="F438A",
+        doctor_hsa_id="SE2321000000-2001",
+        occupations=("NUVARANDE_ARBETE",),
+        certificates=(
+            CaseCertificate(
+                certificate_id=case_id,
+                signed_at=datetime.combine(start, clock_time(9), tzinfo=STOCKHOLM),
+                start=start,
+                end=end,
+                occupations=("NUVARANDE_ARBETE",),
+            ),
+        ),
+    )

@@ -12,8 +12,8 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from services.intake.certificate import CASE_BUILDING_TYPES, VOIDING_RELATIONS, Certificate
-from services.intake.sick_leave_case import SickLeaveCase, signing_order_key
+from services.intake.certificate import CASE_BUILDING_TYPES, Certificate
+from services.intake.sick_leave_case import SickLeaveCase, signing_order_key, voidings
 from shared.contracts.certificates import STOCKHOLM, RelationType
 
 
@@ -63,28 +63,6 @@ class RevocationBeforeArrival(BaseModel):
 _RELATION_VERBS = {RelationType.ERSATT: "replaces", RelationType.KOMPLT: "complements"}
 
 
-def _voidings(certificate: Certificate, stored: Iterable[Certificate], revocations: Mapping[str, datetime]) -> tuple[Voiding, ...]:
-    # The same test as `counting_certificates`: a signed, non-revoked, non-test fk7804/fk7263 of the
-    # same patient relating ERSATT/KOMPLT to this one, never to itself.
-    voiders = sorted(
-        (
-            voider
-            for voider in stored
-            if voider.can_void
-            and voider.certificate_id not in revocations
-            and voider.patient_id == certificate.patient_id
-            and voider.certificate_id != certificate.certificate_id
-        ),
-        key=signing_order_key,
-    )
-    return tuple(
-        Voiding(certificate_id=voider.certificate_id, relation=relation.type)
-        for voider in voiders
-        for relation in voider.relations
-        if relation.type in VOIDING_RELATIONS and relation.related_certificate_id == certificate.certificate_id
-    )
-
-
 def _sentence(
     reason: Standing,
     certificate: Certificate,
@@ -121,9 +99,13 @@ def certificate_standings(
     """
     stored = list({certificate.certificate_id: certificate for certificate in certificates}.values())
     case_of = {certificate_id: case for case in cases for certificate_id in case.certificate_ids}
+    voided = voidings(stored, revocations.keys())
     standings = []
     for certificate in sorted(stored, key=signing_order_key):
-        voided_by = _voidings(certificate, stored, revocations)
+        voided_by = tuple(
+            Voiding(certificate_id=voider.certificate_id, relation=relation)
+            for voider, relation in voided.get((certificate.patient_id, certificate.certificate_id), [])
+        )
         revoked_at = revocations.get(certificate.certificate_id)
         checks = [
             (Standing.REVOKED, revoked_at is not None),

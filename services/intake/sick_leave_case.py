@@ -12,7 +12,7 @@ from datetime import date, datetime, timedelta
 from pydantic import BaseModel, ConfigDict
 
 from services.intake.certificate import VOIDING_RELATIONS, Certificate, Prognosis, is_same_certificate
-from shared.contracts.certificates import Occupation
+from shared.contracts.certificates import Occupation, RelationType
 from shared.personnummer import age_on
 
 DEFAULT_MAX_GAP = 5
@@ -133,21 +133,32 @@ def _distinct_by_id(certificates: Iterable[Certificate]) -> list[Certificate]:
     return list(by_id.values())
 
 
+def voidings(
+    certificates: Iterable[Certificate], revoked_ids: Collection[str]
+) -> dict[tuple[str, str], list[tuple[Certificate, RelationType]]]:
+    """(patient, voided certificate id) -> the certificates voiding it and how (rules §1), in signing order.
+
+    A voiding certificate need not count itself: a voided, smittskydd or diagnosis-less fk7804
+    still voids; only its revocation undoes that. A relation to itself is ignored, and keying by
+    patient ignores a relation to another patient's certificate.
+    """
+    found: dict[tuple[str, str], list[tuple[Certificate, RelationType]]] = {}
+    for voider in sorted(certificates, key=signing_order_key):
+        if not voider.can_void or voider.certificate_id in revoked_ids:
+            continue
+        for relation in voider.relations:
+            if relation.type in VOIDING_RELATIONS and relation.related_certificate_id != voider.certificate_id:
+                found.setdefault((voider.patient_id, relation.related_certificate_id), []).append((voider, relation.type))
+    return found
+
+
 def counting_certificates(
     certificates: Iterable[Certificate], revoked_ids: Collection[str]
 ) -> tuple[Certificate, ...]:
     """The certificates of one patient that build cases, in case sort order (rules §1)."""
     stored = _distinct_by_id(certificates)
     revoked = set(revoked_ids)
-    # A voiding certificate need not count itself: a voided, smittskydd or diagnosis-less
-    # fk7804 still voids; only its revocation undoes that.
-    voided_ids = {
-        (voider.patient_id, relation.related_certificate_id)
-        for voider in stored
-        if voider.can_void and voider.certificate_id not in revoked
-        for relation in voider.relations
-        if relation.type in VOIDING_RELATIONS and relation.related_certificate_id != voider.certificate_id
-    }
+    voided_ids = voidings(stored, revoked)
     counting = [
         certificate
         for certificate in stored

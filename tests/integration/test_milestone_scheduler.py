@@ -20,10 +20,11 @@ from services.milestones.rehabkedja import RehabkedjaRules, milestones_at
 from services.milestones.settings import MilestonesSettings
 from services.milestones.what_if import chain_case
 from shared.clock import STOCKHOLM, FixedClock
-from shared.contracts.cases import CaseCertificate, CaseChange, CaseStatus, SickLeaveCaseChanged
+from shared.contracts.cases import SickLeaveCaseChanged
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox
+from tests.support import employed_case_event
 
 pytestmark = pytest.mark.integration
 
@@ -56,35 +57,7 @@ def tracker_on(day: date) -> MilestoneTracker:
 
 
 def case_event(patient: str, start: date, end: date, *, revision: int = 1, event_count: int = 1) -> SickLeaveCaseChanged:
-    case_id = f"{patient}-case"
-    return SickLeaveCaseChanged(
-        case_id=case_id,
-        patient_pseudonym=patient,
-        patient_revision=revision,
-        revision_event_count=event_count,
-        status=CaseStatus.ACTIVE,
-        change=CaseChange.OPENED if revision == 1 else CaseChange.EXTENDED,
-        care_unit_hsa_id="SE2321000000-1001",
-        care_provider_hsa_id="SE2321000000-1000",
-        start=start,
-        end=end,
-        certified_days=(end - start).days + 1,
-        certificate_ids=(case_id,),
-        latest_certificate_id=case_id,
-        sex="F",
-        main_diagnosis_code="F438A",
-        doctor_hsa_id="SE2321000000-2001",
-        occupations=("NUVARANDE_ARBETE",),
-        certificates=(
-            CaseCertificate(
-                certificate_id=case_id,
-                signed_at=datetime.combine(start, time(9), tzinfo=STOCKHOLM),
-                start=start,
-                end=end,
-                occupations=("NUVARANDE_ARBETE",),
-            ),
-        ),
-    )
+    return employed_case_event(f"{patient}-case", patient, start, end, revision=revision, event_count=event_count)
 
 
 def employed_patients(count: int) -> list[SickLeaveCaseChanged]:

@@ -18,11 +18,11 @@ from services.milestones.app import MIGRATIONS
 from services.milestones.handlers import MilestoneTracker
 from services.milestones.settings import MilestonesSettings
 from shared.clock import STOCKHOLM, Clock, FixedClock
-from shared.contracts.cases import CaseCertificate, CaseChange, CaseStatus, SickLeaveCaseChanged
+from shared.contracts.cases import SickLeaveCaseChanged
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from shared.auth import AuthSettings, issue_token
 from shared.outbox import Outbox
-from tests.support import MAN, WOMAN, signed_event
+from tests.support import MAN, WOMAN, employed_case_event, signed_event
 
 pytestmark = pytest.mark.integration
 
@@ -131,34 +131,8 @@ async def test_what_if_stores_and_publishes_nothing(client, milestones_pool):
 
 
 def case_event(case_id: str, start: date, end: date) -> SickLeaveCaseChanged:
-    return SickLeaveCaseChanged(
-        case_id=case_id,
-        patient_pseudonym="pseudonym-of-the-woman",
-        patient_revision=1,
-        revision_event_count=2,
-        status=CaseStatus.ACTIVE,
-        change=CaseChange.OPENED,
-        care_unit_hsa_id="SE2321000000-1001",
-        care_provider_hsa_id="SE2321000000-1000",
-        start=start,
-        end=end,
-        certified_days=(end - start).days + 1,
-        certificate_ids=(case_id,),
-        latest_certificate_id=case_id,
-        sex="F",
-        main_diagnosis_code="F438A",
-        doctor_hsa_id="SE2321000000-2001",
-        occupations=("NUVARANDE_ARBETE",),
-        certificates=(
-            CaseCertificate(
-                certificate_id=case_id,
-                signed_at=datetime.combine(start, time(9), tzinfo=STOCKHOLM),
-                start=start,
-                end=end,
-                occupations=("NUVARANDE_ARBETE",),
-            ),
-        ),
-    )
+    # Both cases arrive as one revision of the patient (a chain of two).
+    return employed_case_event(case_id, "pseudonym-of-the-woman", start, end, event_count=2)
 
 
 async def known_chain(pool: asyncpg.Pool) -> None:
