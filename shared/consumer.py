@@ -29,6 +29,7 @@ import structlog
 from aiokafka import AIOKafkaConsumer, ConsumerRecord, TopicPartition
 from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
+from shared.bad_input import BadInput
 from shared.clock import Clock
 from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox
@@ -51,13 +52,8 @@ TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
 )
 
 
-class BadEvent(ValueError):
-    """A record that can never be processed; it goes to the dead-letter topic with this reason."""
-
-    def __init__(self, error_class: str, reason: str) -> None:
-        super().__init__(reason)
-        self.error_class = error_class
-        self.reason = reason
+# A record that can never be processed goes to the dead-letter topic with its class and reason.
+BadEvent = BadInput
 
 
 @dataclass(frozen=True)
@@ -77,6 +73,9 @@ class _Rejected:
     reason: str
 
 
+# The class of a dead letter whose own headers could not be stored; it goes with bytes and position only.
+_UNSTORABLE = "ProcessingError:UnstorableDeadLetter"
+
 Decode = Callable[[ConsumerRecord[Any, Any]], tuple[str, EventT]]
 
 
@@ -95,14 +94,19 @@ class ApplyContext:
         self.reject(_Rejected(incoming.event_id, incoming.record, error_class, reason))
 
     def reject(self, rejected: _Rejected) -> None:
-        _dead_letter(self.outbox, self._dead_letter_topic, rejected.record, rejected.error_class, rejected.reason, self.clock.now())
+        _dead_letter(
+            self.outbox, self._dead_letter_topic, rejected.record, rejected.error_class, rejected.reason, self.clock.now(),
+            with_headers=rejected.error_class != _UNSTORABLE,
+        )
         self.rejected.append(rejected)
 
 
 Apply = Callable[[ApplyContext, list[Incoming[EventT]]], Awaitable[None]]
 
 
-def _dead_letter(outbox: Outbox, topic: str, record: ConsumerRecord[Any, Any], error_class: str, reason: str, now: datetime) -> None:
+def _dead_letter(
+    outbox: Outbox, topic: str, record: ConsumerRecord[Any, Any], error_class: str, reason: str, now: datetime, *, with_headers: bool = True
+) -> None:
     outbox.dead_letter(
         topic=topic,
         original_topic=record.topic,
@@ -110,7 +114,7 @@ def _dead_letter(outbox: Outbox, topic: str, record: ConsumerRecord[Any, Any], e
         offset=record.offset,
         key=record.key,
         value=record.value,
-        original_headers={name: value.decode(errors="replace") for name, value in (record.headers or ())},
+        original_headers=dict(record.headers or ()) if with_headers else {},
         error_class=error_class,
         reason=reason,
         failed_at=now,
@@ -132,6 +136,7 @@ class BatchConsumer(Generic[EventT]):
         clock: Clock,
         metrics: ServiceMetrics,
         max_backoff_seconds: float = 10.0,
+        max_record_bytes: int = 1_048_576,
     ) -> None:
         self.name = name
         self._pool = pool
@@ -142,6 +147,7 @@ class BatchConsumer(Generic[EventT]):
         self._clock = clock
         self._metrics = metrics
         self._max_backoff_seconds = max_backoff_seconds
+        self._max_record_bytes = max_record_bytes
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply a batch; returns only when its effects are committed (retrying transient faults)."""
@@ -162,11 +168,17 @@ class BatchConsumer(Generic[EventT]):
         self._metrics.handler_seconds.labels(topic=topic).observe(time.perf_counter() - started)
 
     def _decode_one(self, record: ConsumerRecord[Any, Any]) -> Incoming[EventT] | _Rejected:
+        # Undecodable records have no trustworthy id; their position identifies them.
+        position = f"offset:{record.topic}:{record.partition}:{record.offset}"
+        size = len(record.value or b"") + len(record.key or b"")
+        if size > self._max_record_bytes:
+            return _Rejected(position, record, "RecordTooLarge", f"the record is {size} bytes; at most {self._max_record_bytes} are processed")
         try:
             event_id, event = self._decode(record)
-        except BadEvent as bad:
-            # Undecodable records have no trustworthy id; their position identifies them.
-            return _Rejected(f"offset:{record.topic}:{record.partition}:{record.offset}", record, bad.error_class, bad.reason)
+        except BadInput as bad:
+            return _Rejected(position, record, bad.error_class, bad.reason)
+        except Exception as problem:  # noqa: BLE001 - whatever a record does to the decoder, it alone is rejected
+            return _Rejected(position, record, f"ProcessingError:{type(problem).__name__}", "the record could not be decoded")
         return Incoming(event_id, event, record)
 
     async def _with_retries(self, items: list[Incoming[EventT] | _Rejected]) -> None:
@@ -195,6 +207,15 @@ class BatchConsumer(Generic[EventT]):
                         await self._with_retries([item])
                     return
                 item = items[0]
+                if isinstance(item, _Rejected):
+                    if item.error_class == _UNSTORABLE:
+                        raise
+                    # Even its dead letter could not be stored (text PostgreSQL refuses in a header,
+                    # say): keep the bytes and the position, drop what cannot be stored.
+                    log.error("dead letter stored without its headers", consumer=self.name, error=type(problem).__name__,
+                              topic=item.record.topic, partition=item.record.partition, offset=item.record.offset)
+                    await self._with_retries([_Rejected(item.event_id, item.record, _UNSTORABLE, f"{item.error_class}: {item.reason}")])
+                    return
                 log.error("record dead-lettered after a processing error", consumer=self.name, error=type(problem).__name__,
                           topic=item.record.topic, partition=item.record.partition, offset=item.record.offset)
                 rejected = _Rejected(item.event_id, item.record, f"ProcessingError:{type(problem).__name__}", str(problem)[:300])

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import re
 import sys
+import time
 from typing import Any
 
 import structlog
@@ -50,6 +51,35 @@ def redact_personnummer(_logger: Any, _method: str, event_dict: dict[str, Any]) 
     return _redact(event_dict)
 
 
+class RepeatedRecordLimiter(logging.Filter):
+    """Lets the same library message through once per `interval_seconds`, then says how many were held back.
+
+    While the broker is away aiokafka reports every reconnect attempt, several a second per client;
+    an outage of seconds would otherwise bury everything else in thousands of identical lines.
+    """
+
+    def __init__(self, interval_seconds: float = 10.0, clock: Any = None) -> None:
+        super().__init__()
+        self._interval = interval_seconds
+        self._clock = clock or time.monotonic
+        self._last: dict[tuple[str, int, str], tuple[float, int]] = {}
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        key = (record.name, record.levelno, str(record.msg))
+        now = self._clock()
+        last = self._last.get(key)
+        if last is not None and now - last[0] < self._interval:
+            self._last[key] = (last[0], last[1] + 1)
+            return False
+        held_back = last[1] if last is not None else 0
+        self._last[key] = (now, 0)
+        if len(self._last) > 1000:
+            self._last = {key: self._last[key]}
+        if held_back:
+            record.msg = f"{record.msg} (and {held_back} more like it in the last {self._interval:.0f} s)"
+        return True
+
+
 def configure_logging(service: str, *, log_format: str = "auto", level: str = "INFO") -> None:
     use_json = log_format == "json" or (log_format == "auto" and not sys.stderr.isatty())
     renderer: Any = structlog.processors.JSONRenderer() if use_json else structlog.dev.ConsoleRenderer(colors=False)
@@ -78,6 +108,7 @@ def configure_logging(service: str, *, log_format: str = "auto", level: str = "I
     )
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(formatter)
+    handler.addFilter(RepeatedRecordLimiter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(logging.WARNING)

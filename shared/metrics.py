@@ -22,6 +22,9 @@ class ServiceMetrics:
             "reko_events_dead_lettered_total", "Records sent to the dead-letter topic.", ["topic", "error_class"], **labels
         )
         self.published = Counter("reko_events_published_total", "Records the outbox relay published.", ["topic"], **labels)
+        self.refused = Counter(
+            "reko_outbox_refused_total", "Outbox rows the broker refused for good (recorded, then skipped).", ["topic", "error"], **labels
+        )
         self.transient_failures = Counter(
             "reko_transient_failures_total", "Retries after the database or the broker was unavailable.", ["stage"], **labels
         )

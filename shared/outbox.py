@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -13,7 +13,15 @@ from uuid import UUID, uuid4
 import asyncpg
 import structlog
 from aiokafka import AIOKafkaProducer
-from aiokafka.errors import KafkaError
+from aiokafka.errors import (
+    CorruptRecordException,
+    InvalidTopicError,
+    KafkaError,
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    UnsupportedForMessageFormatError,
+)
 
 from shared.contracts.envelope import EventData, encode_event
 from shared.metrics import ServiceMetrics
@@ -21,6 +29,47 @@ from shared.metrics import ServiceMetrics
 log = structlog.get_logger("outbox")
 
 OUTBOX_CHANNEL = "outbox"
+
+# Broker answers that no retry can change: the row is recorded as refused and the relay goes on.
+REFUSED_FOR_GOOD: tuple[type[Exception], ...] = (
+    MessageSizeTooLargeError,
+    RecordListTooLargeError,
+    RecordTooLargeError,
+    InvalidTopicError,
+    CorruptRecordException,
+    UnsupportedForMessageFormatError,
+)
+
+
+# A dead letter must always fit the broker (aiokafka's max_request_size is 1 MiB): what is larger
+# is cut, and the headers keep the original size and SHA-256 so the source can find its record.
+DEAD_LETTER_MAX_VALUE_BYTES = 256 * 1024
+DEAD_LETTER_MAX_KEY_BYTES = 1024
+_MAX_COPIED_HEADERS = 32
+_MAX_HEADER_TEXT = 1024
+_MAX_REASON_TEXT = 500
+
+
+def _header_text(value: bytes | str | None, limit: int = _MAX_HEADER_TEXT) -> str:
+    """Header text that any broker and PostgreSQL's jsonb accept: UTF-8, no NUL, bounded."""
+    text = value.decode(errors="replace") if isinstance(value, bytes) else (value or "")
+    return text.replace("\x00", "\ufffd")[:limit]
+
+
+def fit_dead_letter(key: bytes | None, value: bytes | None) -> tuple[bytes | None, bytes, dict[str, str]]:
+    """The key and value a dead letter can carry, with headers that describe what was cut."""
+    value = value or b""
+    headers: dict[str, str] = {}
+    if len(value) > DEAD_LETTER_MAX_VALUE_BYTES:
+        headers["x-original-value-bytes"] = str(len(value))
+        headers["x-original-value-sha256"] = hashlib.sha256(value).hexdigest()
+        headers["x-value-truncated"] = "true"
+        value = value[:DEAD_LETTER_MAX_VALUE_BYTES]
+    if key is not None and len(key) > DEAD_LETTER_MAX_KEY_BYTES:
+        headers["x-original-key-bytes"] = str(len(key))
+        headers["x-original-key-sha256"] = hashlib.sha256(key).hexdigest()
+        key = key[:DEAD_LETTER_MAX_KEY_BYTES]
+    return key, value, headers
 
 
 def dead_letter_headers(
@@ -31,7 +80,7 @@ def dead_letter_headers(
     failed_at: datetime,
     partition: int | None = None,
     offset: int | None = None,
-    original_headers: Mapping[str, str] | None = None,
+    original_headers: Mapping[str, bytes | str | None] | None = None,
     entry_point: str | None = None,
 ) -> dict[str, str]:
     """The headers every dead letter carries, whether a consumer or an entry point rejected it.
@@ -39,14 +88,15 @@ def dead_letter_headers(
     A record rejected before it reached a topic (HTTP, backfill) has no partition or offset; it
     names the entry point instead.
     """
-    headers = {f"x-original-header-{name}": item for name, item in (original_headers or {}).items()}
+    copied = list((original_headers or {}).items())[:_MAX_COPIED_HEADERS]
+    headers = {_header_text(f"x-original-header-{name}", 200): _header_text(item) for name, item in copied}
     headers["x-original-topic"] = original_topic
     if partition is not None:
         headers["x-original-partition"] = str(partition)
     if offset is not None:
         headers["x-original-offset"] = str(offset)
-    headers["x-error-class"] = error_class
-    headers["x-error-reason"] = reason
+    headers["x-error-class"] = _header_text(error_class, 200)
+    headers["x-error-reason"] = _header_text(reason, _MAX_REASON_TEXT)
     headers["x-failed-at"] = failed_at.isoformat()
     if entry_point is not None:
         headers["x-entry-point"] = entry_point
@@ -85,12 +135,13 @@ class Outbox:
         offset: int,
         key: bytes | None,
         value: bytes | None,
-        original_headers: dict[str, str],
+        original_headers: Mapping[str, bytes | str | None],
         error_class: str,
         reason: str,
         failed_at: datetime,
     ) -> None:
-        headers = dead_letter_headers(
+        key, value, cut = fit_dead_letter(key, value)
+        headers = cut | dead_letter_headers(
             original_topic=original_topic,
             partition=partition,
             offset=offset,
@@ -100,7 +151,7 @@ class Outbox:
             failed_at=failed_at,
         )
         event_id = f"dlq:{original_topic}:{partition}:{offset}"
-        self.records.append(OutgoingRecord(topic, key, value or b"", headers, event_id))
+        self.records.append(OutgoingRecord(topic, key, value, headers, event_id))
 
     async def write(self, conn: asyncpg.Connection) -> None:
         if not self.records:
@@ -174,6 +225,12 @@ class OutboxRelay:
                         listener = None
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
+                except Exception as problem:  # noqa: BLE001 - the relay must outlive any surprise, loudly
+                    self._metrics.transient_failures.labels(stage="relay").inc()
+                    log.exception("outbox relay failed unexpectedly; retrying", error=type(problem).__name__, backoff=backoff)
+                    await self._drop_producer()
+                    await asyncio.sleep(backoff)
+                    backoff = min(backoff * 2, 5.0)
         finally:
             if listener is not None:
                 await self._release(listener)
@@ -211,19 +268,59 @@ class OutboxRelay:
             if not rows:
                 self._metrics.outbox_backlog.set(0)
                 return 0
-            futures = [
-                await self._producer.send(
+            sent, refused, transient = await self._send(rows)
+            if sent:
+                await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [row["id"] for row in sent])
+            for row, problem in refused:
+                # Sending it again can never succeed; it is recorded and skipped, never silently dropped.
+                await conn.execute(
+                    "UPDATE outbox SET sent_at = now(), refused_at = now(), refusal = $2 WHERE id = $1",
+                    row["id"], f"{type(problem).__name__}: {str(problem)[:300]}",
+                )
+                self._metrics.refused.labels(topic=row["topic"], error=type(problem).__name__).inc()
+                log.error("outbox row refused by the broker for good; skipped", topic=row["topic"], outbox_id=row["id"],
+                          error=type(problem).__name__, value_bytes=len(row["value"]))
+            for row in sent:
+                self._metrics.published.labels(topic=row["topic"]).inc()
+            backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
+            self._metrics.outbox_backlog.set(backlog)
+        if transient is not None:
+            # What went out before the failure stays marked (committed above); the rest is sent again.
+            raise transient
+        return len(rows)
+
+    async def _send(self, rows: list[asyncpg.Record]) -> tuple[list[asyncpg.Record], list[tuple[asyncpg.Record, Exception]], Exception | None]:
+        """Send rows in order: those acknowledged up to the first transient failure, those refused for good, that failure."""
+        assert self._producer is not None
+        refused: list[tuple[asyncpg.Record, Exception]] = []
+        in_flight: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
+        transient: Exception | None = None
+        for row in rows:
+            try:
+                future = await self._producer.send(
                     row["topic"],
                     key=row["key"],
                     value=row["value"],
                     headers=[(name, str(item).encode()) for name, item in (row["headers"] or {}).items()],
                 )
-                for row in rows
-            ]
-            await asyncio.gather(*futures)
-            await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [row["id"] for row in rows])
-            for row in rows:
-                self._metrics.published.labels(topic=row["topic"]).inc()
-            backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            self._metrics.outbox_backlog.set(max(backlog - len(rows), 0))
-            return len(rows)
+            except REFUSED_FOR_GOOD as problem:
+                refused.append((row, problem))
+                continue
+            except KafkaError as problem:
+                transient = problem
+                break
+            in_flight.append((row, future))
+        outcomes = await asyncio.gather(*(future for _, future in in_flight), return_exceptions=True)
+        sent: list[asyncpg.Record] = []
+        failed_in_flight: Exception | None = None
+        for (row, _), outcome in zip(in_flight, outcomes, strict=True):
+            if isinstance(outcome, REFUSED_FOR_GOOD):
+                refused.append((row, outcome))
+            elif isinstance(outcome, BaseException):
+                if not isinstance(outcome, Exception):
+                    raise outcome
+                failed_in_flight = failed_in_flight or outcome
+            elif failed_in_flight is None:
+                # Marked sent only up to the first failure, so a retry sends the rest in order again.
+                sent.append(row)
+        return sent, refused, failed_in_flight or transient

@@ -8,12 +8,15 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 import asyncpg
 import structlog
+from aiokafka import ConsumerRecord
 from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
@@ -41,6 +44,29 @@ async def _no_decode(_message: Any) -> None:
     return None
 
 
+def _with_text_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
+    headers = record.headers or ()
+    try:
+        for _, value in headers:
+            value.decode()
+    except (AttributeError, UnicodeDecodeError):
+        text_headers = tuple((name, (value or b"").decode(errors="replace").encode()) for name, value in headers)
+        return dataclasses.replace(record, headers=text_headers)
+    return record
+
+
+async def _parse_batch_keeping_records(records: tuple[ConsumerRecord[Any, Any], ...], parse: Callable[..., Awaitable[Any]]) -> Any:
+    """FastStream's batch parser, fed headers it can decode; the handler still gets the records as received.
+
+    FastStream decodes every header as UTF-8 before a handler runs; one binary header (or a null
+    one) would otherwise fail the whole batch outside our reach, and nothing would be committed or
+    dead-lettered for it.
+    """
+    message = await parse(tuple(_with_text_headers(record) for record in records))
+    message.raw_message = records
+    return message
+
+
 class SubscribedBatchConsumer(BatchConsumer[EventT]):
     """A batch consumer bound to a FastStream batch subscriber with manual acknowledgement."""
 
@@ -50,7 +76,14 @@ class SubscribedBatchConsumer(BatchConsumer[EventT]):
 
     async def handle(self, message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
-        await self.process(records)
+        try:
+            await self.process(records)
+        except Exception as problem:  # noqa: BLE001 - never commit past a batch that was not applied
+            log.exception("batch not applied; it will be fetched again", consumer=self.name, error=type(problem).__name__)
+            await asyncio.sleep(self._runtime.settings.consumer_failure_pause_seconds)
+            # Rewinds every partition of the batch to its first record (FastStream >= 0.7.8).
+            await message.nack()
+            return
         consumer = getattr(message, "consumer", None)
         if consumer is not None and hasattr(consumer, "assignment"):
             await commit_offsets(consumer, records)
@@ -73,7 +106,8 @@ class ServiceRuntime:
             settings.kafka_bootstrap_servers,
             graceful_timeout=15.0,
             client_id=f"reko-{name}",
-            logger=None,
+            # FastStream's own warnings and errors (a subscriber that stops, say) must show.
+            logger=logging.getLogger("faststream"),
         )
         self.relay: OutboxRelay | None = None
         self.broker_started = False
@@ -120,6 +154,7 @@ class ServiceRuntime:
             outbox_source=f"urn:reko:{self.name}",
             clock=self.clock,
             metrics=self.metrics,
+            max_record_bytes=self.settings.max_record_bytes,
         )
 
     def subscription(self, topic: str, *, title: str, group: str | None = None) -> dict[str, Any]:
@@ -136,6 +171,7 @@ class ServiceRuntime:
             "ack_policy": AckPolicy.MANUAL,
             "auto_offset_reset": "earliest",
             "decoder": _no_decode,
+            "parser": _parse_batch_keeping_records,
             "title": title,
         }
 

@@ -48,6 +48,10 @@ class ServiceSettings(BaseSettings):
     consumer_group_prefix: str = "reko."
     consumer_max_records: int = Field(default=500, ge=1, le=5000)
     consumer_batch_timeout_ms: int = Field(default=100, ge=1)
+    # A record larger than this (key and value) is dead-lettered as RecordTooLarge, not stored.
+    max_record_bytes: int = Field(default=1_048_576, ge=1024)
+    # After a batch failed outside the per-record isolation, wait this long before fetching it again.
+    consumer_failure_pause_seconds: float = Field(default=1.0, ge=0)
     clock: str = "system"
     http_host: str = "127.0.0.1"
     http_port: int = 8000

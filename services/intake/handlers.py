@@ -34,8 +34,9 @@ def decode_certificate_record(record: ConsumerRecord[Any, Any]) -> tuple[str, Ce
         event = parse_certificate_event(record.value)
     except BadCertificateEvent as bad:
         raise BadEvent(bad.error_class, bad.reason) from None
-    # CloudEvents: `source` + `id` identify an event.
-    return f"{event.source} {event.id}", event
+    # CloudEvents: `source` + `id` identify an event. The length prefix keeps the pair unambiguous:
+    # joined with a separator, ("urn:a b", "c") and ("urn:a", "b c") would be one id.
+    return f"{len(event.source)}:{event.source}:{event.id}", event
 
 
 class CertificateIntake:

@@ -6,7 +6,6 @@ the dead-letter topic with the reason that `describe_validation_error` gives.
 
 from __future__ import annotations
 
-import json
 import re
 from datetime import date, datetime
 from enum import StrEnum
@@ -27,6 +26,7 @@ from pydantic import (
     model_validator,
 )
 
+from shared.bad_input import BadInput, load_json
 from shared.personnummer import InvalidPersonnummer, parse_personnummer
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
@@ -52,8 +52,20 @@ def _iso_text(pattern: re.Pattern[str], what: str) -> Any:
     return BeforeValidator(check)
 
 
-IsoDate = Annotated[date, _iso_text(_ISO_DATE, "date (YYYY-MM-DD)")]
-IsoDateTime = Annotated[AwareDatetime, _iso_text(_ISO_DATE_TIME, "date and time with an offset")]
+# Sick leave certified in this range is all the product can meet; outside it, date arithmetic (a
+# gap of days past 9999-12-31, a time zone shift before 0001) would fail far from the contract.
+EARLIEST_YEAR = 1900
+LATEST_YEAR = 2199
+
+
+def _within_years(value: date) -> date:
+    if not EARLIEST_YEAR <= value.year <= LATEST_YEAR:
+        raise ValueError(f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}")
+    return value
+
+
+IsoDate = Annotated[date, _iso_text(_ISO_DATE, "date (YYYY-MM-DD)"), AfterValidator(_within_years)]
+IsoDateTime = Annotated[AwareDatetime, _iso_text(_ISO_DATE_TIME, "date and time with an offset"), AfterValidator(_within_years)]
 
 
 def _drop_nulls(value: Any) -> Any:
@@ -242,37 +254,37 @@ CertificateEvent = Annotated[CertificateSigned | CertificateRevoked, Field(discr
 _certificate_event = TypeAdapter(CertificateEvent)
 
 
-class BadCertificateEvent(ValueError):
-    """A feed record that breaks the contract; `error_class` names the kind, the message the reason."""
-
-    def __init__(self, error_class: str, reason: str) -> None:
-        super().__init__(reason)
-        self.error_class = error_class
-        self.reason = reason
+# One exception type for bad input everywhere; the old name stays for the entry points' readers.
+BadCertificateEvent = BadInput
 
 
 def parse_certificate_event(value: bytes | None) -> CertificateSigned | CertificateRevoked:
-    """Decode one feed record, or raise `BadCertificateEvent` saying what is wrong with it."""
-    if value is None:
-        raise BadCertificateEvent("NotJson", "the record has no value")
-    try:
-        document = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError) as problem:
-        raise BadCertificateEvent("NotJson", f"not valid JSON ({type(problem).__name__})") from None
+    """Decode one feed record, or raise `BadInput` saying what is wrong with it (docs/dead-letters.md)."""
+    document = load_json(value)
     if not isinstance(document, dict):
-        raise BadCertificateEvent("NotCloudEvent", "not a CloudEvent: the value is not a JSON object")
+        raise BadInput("NotCloudEvent", "not a CloudEvent: the value is not a JSON object")
     try:
         envelope = _Envelope.model_validate(document)
     except ValidationError as problem:
-        raise BadCertificateEvent("NotCloudEvent", f"not a CloudEvent: {describe_validation_error(problem)}") from None
+        raise BadInput("NotCloudEvent", f"not a CloudEvent: {describe_validation_error(problem)}") from None
     if envelope.type not in (SIGNED_TYPE, REVOKED_TYPE):
-        raise BadCertificateEvent("UnknownEventType", f"unknown event type (expected {SIGNED_TYPE} or {REVOKED_TYPE})")
+        raise BadInput("UnknownEventType", f"unknown event type (expected {SIGNED_TYPE} or {REVOKED_TYPE})")
     try:
         return _certificate_event.validate_python(document)
     except ValidationError as problem:
-        reason = describe_validation_error(problem)
-        error_class = "InvalidPersonId" if "personId" in reason else "ContractViolation"
-        raise BadCertificateEvent(error_class, f"contract violation: {reason}") from None
+        raise BadInput(_error_class(problem), f"contract violation: {describe_validation_error(problem)}") from None
+    except (ArithmeticError, ValueError, TypeError) as problem:
+        # A validator met a value it cannot compute with; the value itself is out of contract.
+        raise BadInput("ContractViolation", f"contract violation: a value is out of range ({type(problem).__name__})") from None
+
+
+def _error_class(error: ValidationError) -> str:
+    """`InvalidPersonId` when a personId is there but is no personnummer; anything missing is `ContractViolation`."""
+    for item in error.errors(include_input=False, include_url=False):
+        about_person_id = "personId" in item["loc"] or item["msg"].removeprefix("Value error, ").startswith("patient.personId")
+        if about_person_id and item["type"] != "missing":
+            return "InvalidPersonId"
+    return "ContractViolation"
 
 
 def describe_validation_error(error: ValidationError, *, limit: int = 4) -> str:

@@ -149,3 +149,61 @@ async def test_a_database_outage_holds_the_batch_until_the_database_returns(tmp_
             await asyncio.to_thread(restarted.stop)
     finally:
         pool.terminate()
+
+
+def hostile_record(offset: int, value: bytes | None, *, headers=(("h", b"v"),), key: bytes | None = b"k") -> ConsumerRecord:
+    return ConsumerRecord(
+        topic="in", partition=0, offset=offset, timestamp=0, timestamp_type=0, key=key, value=value,
+        checksum=None, serialized_key_size=len(key or b""), serialized_value_size=len(value or b""), headers=list(headers),
+    )
+
+
+def exploding_decode(raw: ConsumerRecord) -> tuple[str, dict]:
+    """A decoder with a bug only some records reach: it raises something other than BadEvent."""
+    if raw.value == b"explode":
+        raise OverflowError("date value out of range")
+    return decode(raw)
+
+
+async def test_a_record_the_decoder_chokes_on_is_dead_lettered_and_the_batch_around_it_is_applied(platform_pool):
+    metrics = ServiceMetrics("test")
+    consumer = BatchConsumer(
+        name="ledger", pool=platform_pool, decode=exploding_decode, apply=Ledger().apply, dead_letter_topic="in.dlq",
+        outbox_source="urn:test", clock=CLOCK, metrics=metrics, max_backoff_seconds=0.2,
+    )
+    batch = [record(offset, f'{{"id": "e{offset}"}}'.encode()) for offset in range(200)]
+    batch.insert(100, record(200, b"explode"))
+
+    await consumer.process(batch)
+
+    assert len(await ledger_ids(platform_pool)) == 200
+    assert ("in.dlq", "ProcessingError:OverflowError") in await outbox_topics(platform_pool)
+
+
+async def test_a_dead_letter_fits_the_broker_and_keeps_the_size_and_hash_of_what_was_cut(platform_pool):
+    consumer = consumer_for(platform_pool, Ledger(), ServiceMetrics("test"))
+    huge = b"{" + b" " * 2_000_000
+
+    await consumer.process([hostile_record(0, huge, key=b"K" * 5000)])
+
+    row = await platform_pool.fetchrow("SELECT key, value, headers FROM outbox WHERE topic = 'in.dlq'")
+    assert len(row["value"]) <= 256 * 1024
+    assert len(row["key"]) <= 1024
+    assert row["headers"]["x-original-value-bytes"] == str(len(huge))
+    assert len(row["headers"]["x-original-value-sha256"]) == 64
+    assert row["headers"]["x-error-class"] == "RecordTooLarge"
+
+
+async def test_headers_postgresql_cannot_store_still_give_a_dead_letter_and_the_partition_goes_on(platform_pool):
+    consumer = consumer_for(platform_pool, Ledger(), ServiceMetrics("test"))
+    batch = [
+        hostile_record(0, b"not json", headers=(("bin", b"\x00\xff\xfe"), ("none", None))),
+        hostile_record(1, b'{"id": "e1"}', headers=(("bin", b"\xff"),)),
+    ]
+
+    await consumer.process(batch)
+
+    assert await ledger_ids(platform_pool) == ["e1"]
+    headers = await platform_pool.fetchval("SELECT headers FROM outbox WHERE topic = 'in.dlq'")
+    assert headers["x-error-class"] == "NotJson"
+    assert "\x00" not in headers["x-original-header-bin"]

@@ -47,3 +47,38 @@ async def test_the_relay_publishes_in_order_and_marks_rows_sent(platform_pool, k
     assert [record.json()["data"]["sequence"] for record in records] == list(range(120))
     assert all(record.headers["ce_id"] == record.json()["id"] for record in records)
     assert await platform_pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0
+
+
+async def test_a_row_the_broker_refuses_for_good_is_recorded_and_the_rows_behind_it_go_out(platform_pool, kafka_bootstrap, unique_name):
+    topic = f"{unique_name}.ticks"
+    await ensure_topics(kafka_bootstrap, [topic])
+    outbox = Outbox(source="urn:test")
+    outbox.event(topic=topic, key="k", event_type="tick", time=datetime.now(timezone.utc), subject=None, data=Tick(sequence=0))
+    async with platform_pool.acquire() as conn, conn.transaction():
+        await outbox.write(conn)
+        # Larger than aiokafka's max_request_size: no retry can ever send it.
+        await conn.execute("INSERT INTO outbox (event_id, topic, key, value) VALUES ('too-large', $1, 'k', $2)", topic, b"x" * 2_000_000)
+    later = Outbox(source="urn:test")
+    later.event(topic=topic, key="k", event_type="tick", time=datetime.now(timezone.utc), subject=None, data=Tick(sequence=1))
+    async with platform_pool.acquire() as conn, conn.transaction():
+        await later.write(conn)
+    metrics = ServiceMetrics("test")
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
+    relay = OutboxRelay(platform_pool, lambda: start_producer(settings), metrics, batch_size=50)
+
+    running = asyncio.create_task(relay.run())
+    try:
+        for _ in range(100):
+            if await platform_pool.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL") == 0:
+                break
+            await asyncio.sleep(0.1)
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+    records = await read_topic(kafka_bootstrap, topic)
+    assert [record.json()["data"]["sequence"] for record in records] == [0, 1]
+    refused = await platform_pool.fetchrow("SELECT refused_at, refusal FROM outbox WHERE event_id = 'too-large'")
+    assert refused["refused_at"] is not None
+    assert refused["refusal"].startswith("MessageSizeTooLargeError")
+    assert metrics.refused.labels(topic=topic, error="MessageSizeTooLargeError")._value.get() == 1

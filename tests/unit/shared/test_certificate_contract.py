@@ -223,10 +223,15 @@ def test_a_missing_required_field_is_a_contract_violation(path):
     assert "required" in problem.reason
 
 
-def test_a_null_person_id_is_rejected_as_an_invalid_person_id():
+def test_a_null_person_id_is_missing_and_so_a_contract_violation():
     problem = rejection(signed_with("data.patient.personId", None))
-    assert problem.error_class == "InvalidPersonId"
+    assert problem.error_class == "ContractViolation"
     assert "required" in problem.reason
+
+
+def test_a_person_id_that_is_there_but_no_personnummer_is_an_invalid_person_id():
+    problem = rejection(signed_with("data.patient.personId", "19800124-9287"))
+    assert problem.error_class == "InvalidPersonId"
 
 
 def test_a_null_data_is_a_contract_violation():
