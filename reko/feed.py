@@ -4,7 +4,7 @@ Everything here is made up. Patients get fake personal identity numbers in Skatt
 style (serial 980-999, correct Luhn digit); care units, providers and doctors are invented. The same
 seed always gives the same feed, byte for byte.
 
-The feed tries to look like a region's real certificate flow (FK 7804, see contract.md):
+The feed tries to look like a region's real certificate flow (FK 7804, see docs/events.md §2):
 
 - a diagnosis mix dominated by stress-related and depressive disorders, back and shoulder problems
   and upper respiratory infections, with a tail of fractures, arthrosis, cancer, stroke;

@@ -1,7 +1,7 @@
 """Swedish personal identity numbers (personnummer) and coordination numbers (samordningsnummer).
 
 Pure functions: parse the accepted written forms, normalise to twelve digits, check the Luhn digit
-and the birth date, and derive sex and age (rules.md section 3).
+and the birth date, and derive sex and age (docs/rules.md §3).
 """
 
 from __future__ import annotations

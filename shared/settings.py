@@ -12,7 +12,7 @@ from shared.clock import Clock, parse_clock
 
 
 class Topics(BaseModel):
-    """Topic names (contract.md defaults). `prefix` lets tests and tenants share one broker."""
+    """Topic names (defaults of docs/events.md §1). `prefix` lets tests and tenants share one broker."""
 
     prefix: str = ""
     certificates: str = "sickleave.certificates.v1"

@@ -1,4 +1,4 @@
-"""Joined sick-leave history (SFB 27 kap. 51 §, rules.md §4): which of one patient's cases form a chain.
+"""Joined sick-leave history (SFB 27 kap. 51 §, docs/rules.md §4.1): which of one patient's cases form a chain.
 
 Pure. Cases belong to one chain while fewer than `break_days` days lie between one case's end and
 the next case's start (`next.start - prev.end - 1 < break_days`). A case's offset is the sum of

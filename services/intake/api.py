@@ -54,7 +54,7 @@ class RiskReasonView(_Answer):
 
 
 class RiskView(_Answer):
-    """The case's risk of long sick leave (rules.md §5), as last published."""
+    """The case's risk of long sick leave (docs/rules.md §5), as last published."""
 
     level: str
     score: int

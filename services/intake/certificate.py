@@ -82,7 +82,7 @@ class Certificate(_Frozen):
 
     @property
     def can_void(self) -> bool:
-        """Only a real case-building certificate voids what it replaces or complements (rules.md §1)."""
+        """Only a real case-building certificate voids what it replaces or complements (docs/rules.md §1.3)."""
         return self.certificate_type in CASE_BUILDING_TYPES and not self.test_certificate
 
     @property

@@ -1,4 +1,4 @@
-"""Why each of a patient's certificates counts towards a sick-leave case, or why it does not (rules.md §1).
+"""Why each of a patient's certificates counts towards a sick-leave case, or why it does not (docs/rules.md §1.2).
 
 The answer must agree with `sick_leave_case.counting_certificates`: a certificate has the standing
 COUNTS exactly when that function keeps it. The other standings name every rule that keeps it out.

@@ -139,7 +139,7 @@ def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
         topics.risk_flags,
         title="RiskFlagChanged",
         description=(
-            "Risk of long sick leave per case (rules.md §5): level, score and every matching reason with its evidence. "
+            "Risk of long sick leave per case (docs/rules.md §5): level, score and every matching reason with its evidence. "
             "Published when a case's level or reason codes change; level NONE withdraws an earlier flag."
         ),
         schema=RiskFlagChanged,

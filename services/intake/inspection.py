@@ -1,7 +1,7 @@
-"""The coordinator's list of a unit's ongoing sick-leave cases, with Rehabstöd's filters (domain.md §1.6).
+"""The coordinator's list of a unit's ongoing sick-leave cases, with Rehabstöd's filters (docs/rules.md §7.1).
 
 A case is on the list for date d when it is attributed to the unit (its latest certificate's unit)
-and ongoing on d (rules.md §2: start <= d <= end, gap days included). Age and current degree are
+and ongoing on d (docs/rules.md §2.6: start <= d <= end, gap days included). Age and current degree are
 taken on d; length is the case's whole `certified_days`, as Rehabstöd filters on `dagar`.
 """
 

@@ -1,9 +1,9 @@
-"""Risk flags for long sick leave (rules.md §5): explainable, scored rules over one patient's cases.
+"""Risk flags for long sick leave (docs/rules.md §5): explainable, scored rules over one patient's cases.
 
 Pure functions: `risk_flags` scores every case of one patient, `flag_changes` decides which flags
 to publish. The only input besides the cases is the FMB table, a data file of this package.
 
-How the rules read the case (rules.md §5 leaves these open):
+How the rules read the case (docs/rules.md §5.1):
 
 - Diagnosis rules (DX_PSYCH, DX_MSK_HIGH, DX_MSK_LOW, FMB_EXCEEDED) read the case's main diagnosis,
   the first code of its latest certificate. Codes are normalised already (no dot, upper case), so
@@ -20,7 +20,7 @@ How the rules read the case (rules.md §5 leaves these open):
 - PROGNOSIS_POOR, UNEMPLOYED: the latest certificate's prognosis and occupations.
 - MANY_RENEWALS: 3 or more certificates in the case (every counting certificate, renewal or not).
 - LONG_CASE: the chain day at the case end, `offset + (end - start + 1)`, is 30 or more; chains and
-  offsets as rules.md §4 (`shared.sick_leave_chain`), so an earlier case of the chain counts.
+  offsets as docs/rules.md §4.1 (`shared.sick_leave_chain`), so an earlier case of the chain counts.
 - score = sum of the weights of the rules that match; a rule whose weight is configured to 0 is
   switched off and gives no reason. Flagged when score >= the threshold; levels by the bands.
 """
@@ -60,7 +60,7 @@ def _normalised_prefixes(prefixes: tuple[str, ...]) -> tuple[str, ...]:
 
 
 class RiskWeights(BaseModel, frozen=True):
-    """The weight of each rule (rules.md §5); 0 switches a rule off."""
+    """The weight of each rule (docs/rules.md §5.1); 0 switches a rule off."""
 
     dx_psych: int = Field(default=2, ge=0)
     # DX_PSYCH when the main diagnosis is under one of `RiskFlagRules.psych_listed_prefixes`.
@@ -77,7 +77,7 @@ class RiskWeights(BaseModel, frozen=True):
 
 
 class RiskFlagRules(BaseModel, frozen=True):
-    """Every number of rules.md §5, e.g. REKO_INTAKE_RISK_FLAGS__WEIGHTS__FMB_EXCEEDED=4 once nested."""
+    """Every number of docs/rules.md §5, e.g. REKO_INTAKE_RISK_FLAGS__WEIGHTS__FMB_EXCEEDED=4 once nested."""
 
     weights: RiskWeights = RiskWeights()
     # F00–F99: every code starts with a letter and two digits, so the letter alone is the range.
@@ -98,7 +98,7 @@ class RiskFlagRules(BaseModel, frozen=True):
     poor_prognosis_min_days: int = Field(default=90, ge=1)
     many_renewals_certificates: int = Field(default=3, ge=1)
     long_case_chain_day: int = Field(default=30, ge=1)
-    # rules.md §4: cases join a chain while `next.start - prev.end - 1 < chain_break_days`.
+    # docs/rules.md §4.1: cases join a chain while `next.start - prev.end - 1 < chain_break_days`.
     chain_break_days: int = Field(default=90, ge=0)
 
     @field_validator("psych_prefixes", "psych_listed_prefixes", "msk_high_prefixes", "msk_low_prefixes")

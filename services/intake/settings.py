@@ -13,12 +13,12 @@ class IntakeSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REKO_INTAKE_", env_nested_delimiter="__", extra="ignore")
 
     http_port: int = 8001
-    # rules.md §2: certificates at most `max_gap` uncovered days apart belong to one case.
+    # docs/rules.md §2.2: certificates at most `max_gap` uncovered days apart belong to one case.
     max_gap: int = Field(default=5, ge=0, le=90)
-    # The HMAC key that turns a personnummer into the patient pseudonym (rules.md §3). No default:
+    # The HMAC key that turns a personnummer into the patient pseudonym (docs/rules.md §3.4). No default:
     # a region sets its own secret, and the stack command generates one for a local run.
     pseudonym_key: SecretStr
-    # rules.md §5: weights, thresholds and levels of the risk flags (`REKO_INTAKE_RISK_FLAGS__...`).
+    # docs/rules.md §5: weights, thresholds and levels of the risk flags (`REKO_INTAKE_RISK_FLAGS__...`).
     risk_flags: RiskFlagRules = RiskFlagRules()
     # The HTTP entry point (POST /certificate-events): larger requests are refused with 413.
     ingestion_max_events: int = Field(default=5000, ge=1, le=100_000)

@@ -1,4 +1,4 @@
-"""Sick-leave cases (sjukfall) of one patient, built from the certificates that count (rules.md §1–§3).
+"""Sick-leave cases (sjukfall) of one patient, built from the certificates that count (docs/rules.md §1–§3).
 
 Pure functions over immutable certificates: the same certificates and revocations give the same
 cases whatever order or repetition they arrive in.
@@ -36,7 +36,7 @@ def case_sort_key(certificate: Certificate) -> tuple[date, date, datetime, str]:
 
 
 def signing_order_key(certificate: Certificate) -> tuple[datetime, str]:
-    # On an exact tie of signing time the larger certificateId counts as signed last (rules §2).
+    # On an exact tie of signing time the larger certificateId counts as signed last (docs/rules.md §2.4).
     return (certificate.signed_at, certificate.certificate_id)
 
 
@@ -67,7 +67,7 @@ class SickLeaveCase(BaseModel):
 
     @property
     def main_diagnosis_code(self) -> str:
-        # Counting certificates always have a main diagnosis (rules §1).
+        # Counting certificates always have a main diagnosis (docs/rules.md §1.2).
         return self.latest_certificate.diagnosis_codes[0]
 
     @property
@@ -136,7 +136,7 @@ def _distinct_by_id(certificates: Iterable[Certificate]) -> list[Certificate]:
 def voidings(
     certificates: Iterable[Certificate], revoked_ids: Collection[str]
 ) -> dict[tuple[str, str], list[tuple[Certificate, RelationType]]]:
-    """(patient, voided certificate id) -> the certificates voiding it and how (rules §1), in signing order.
+    """(patient, voided certificate id) -> the certificates voiding it and how (docs/rules.md §1.3), in signing order.
 
     A voiding certificate need not count itself: a voided, smittskydd or diagnosis-less fk7804
     still voids; only its revocation undoes that. A relation to itself is ignored, and keying by
@@ -155,7 +155,7 @@ def voidings(
 def counting_certificates(
     certificates: Iterable[Certificate], revoked_ids: Collection[str]
 ) -> tuple[Certificate, ...]:
-    """The certificates of one patient that build cases, in case sort order (rules §1)."""
+    """The certificates of one patient that build cases, in case sort order (docs/rules.md §1)."""
     stored = _distinct_by_id(certificates)
     revoked = set(revoked_ids)
     voided_ids = voidings(stored, revoked)
@@ -197,7 +197,7 @@ def _case_of(certificates_in_sort_order: list[Certificate]) -> SickLeaveCase:
 def assemble_sick_leave_cases(
     certificates: Iterable[Certificate], revoked_ids: Collection[str], *, max_gap: int = DEFAULT_MAX_GAP
 ) -> tuple[SickLeaveCase, ...]:
-    """One patient's cases, sorted by start (rules §2)."""
+    """One patient's cases, sorted by start (docs/rules.md §2.2)."""
     if not 0 <= max_gap <= LARGEST_MAX_GAP:
         raise ValueError(f"max_gap must be between 0 and {LARGEST_MAX_GAP} days, got {max_gap}")
     joining_distance = timedelta(days=max_gap + 1)

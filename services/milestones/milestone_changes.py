@@ -1,4 +1,4 @@
-"""Which milestone states to publish, given what was published before (rules.md §4, last part)."""
+"""Which milestone states to publish, given what was published before (docs/rules.md §4.5)."""
 
 from __future__ import annotations
 

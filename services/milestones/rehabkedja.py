@@ -1,4 +1,4 @@
-"""Rehabiliteringskedjan: chain days, the day 90/180/365 checkpoints and the 30-day plan (rules.md §4).
+"""Rehabiliteringskedjan: chain days, the day 90/180/365 checkpoints and the 30-day plan (docs/rules.md §4).
 
 Pure functions of a patient's cases and the Stockholm date T. The service keeps what it published
 and turns (case, kind) pairs that disappear from `milestones_at` into CANCELLED itself.

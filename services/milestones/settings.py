@@ -14,7 +14,7 @@ class MilestonesSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REKO_MILESTONES_", env_nested_delimiter="__", extra="ignore")
 
     http_port: int = 8002
-    # Checkpoint days, names, lead time and legal texts (rules.md §4); e.g.
+    # Checkpoint days, names, lead time and legal texts (docs/rules.md §4.2–§4.3); e.g.
     # REKO_MILESTONES_RULES__LEAD_DAYS=21, REKO_MILESTONES_RULES__PLAN_LEGAL_REFERENCE=...,
     # REKO_MILESTONES_RULES__CHECKPOINTS='[{"kind": "CHAIN_DAY_90", "chain_day": 90, "title": ..., "legal_reference": ...}, ...]'
     # (the whole list: an environment variable cannot address one element of it).
@@ -23,7 +23,7 @@ class MilestonesSettings(ServiceSettings):
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     # Patients the scheduler evaluates per transaction (each round holds their row locks).
     scheduler_batch_size: int = Field(default=100, ge=1, le=1000)
-    # rules.md §2's gap between certificates of one case, used only by the what-if answer, which
+    # docs/rules.md §2.2's gap between certificates of one case, used only by the what-if answer, which
     # assembles cases itself: must equal intake's REKO_INTAKE_MAX_GAP, or what-if and the published
     # milestones disagree.
     max_gap: int = Field(default=5, ge=0, le=90)

@@ -41,7 +41,7 @@ class _Camel(BaseModel):
 
 
 class WhatIfQuestion(_Camel):
-    """The certificates of one patient: `signed` data objects as contract.md gives them, or whole
+    """The certificates of one patient: `signed` data objects as docs/events.md §2.3 gives them, or whole
     signed or revoked CloudEvents; `on` defaults to today by the service clock."""
 
     model_config = ConfigDict(extra="forbid")

@@ -1,4 +1,4 @@
-"""Statistics vocabulary (rules.md §6): diagnosis groups and the shape of an ongoing-cases count."""
+"""Statistics vocabulary (docs/rules.md §6): diagnosis groups and the shape of an ongoing-cases count."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The certificate feed (`sickleave.certificates.v1`): CloudEvents carrying signed and revoked FK 7804s.
 
-These models are the contract of `contract.md`: a record that fails them is bad input and goes to
+These models are the contract of `docs/events.md` §2: a record that fails them is bad input and goes to
 the dead-letter topic with the reason that `describe_validation_error` gives.
 """
 

@@ -1,4 +1,4 @@
-"""Risk flags for long sick leave (rules.md §5), published by intake, keyed by patient pseudonym.
+"""Risk flags for long sick leave (docs/rules.md §5), published by intake, keyed by patient pseudonym.
 
 A flag is published when its level or reason codes change, not when only the evidence text does.
 A flag whose case drops below the threshold is published once more with level NONE; a flag whose

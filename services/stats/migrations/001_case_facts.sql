@@ -1,4 +1,4 @@
--- Pseudonymised facts, one row per case id that exists now (rules.md §6 lists what a fact carries).
+-- Pseudonymised facts, one row per case id that exists now (docs/rules.md §6.1 lists what a fact carries).
 CREATE TABLE case_facts (
     case_id               text    PRIMARY KEY,
     patient_pseudonym     text    NOT NULL,

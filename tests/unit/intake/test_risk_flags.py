@@ -1,4 +1,4 @@
-"""Risk flags (rules.md §5): each rule with worked numbers and its boundary, levels, config, publishing."""
+"""Risk flags (docs/rules.md §5): each rule with worked numbers and its boundary, levels, config, publishing."""
 
 import json
 import re

@@ -1,4 +1,4 @@
-"""The input feed contract (contract.md): what `parse_certificate_event` accepts and how it says no."""
+"""The input feed contract (docs/events.md §2): what `parse_certificate_event` accepts and how it says no."""
 
 import copy
 import json
@@ -24,7 +24,7 @@ from shared.personnummer import luhn_check_digit
 
 PERSON_ID = "198001249286"
 
-# The `signed` example of contract.md, verbatim.
+# The `signed` example of docs/events.md §2.3, verbatim.
 CONTRACT_EXAMPLE: dict[str, Any] = {
     "certificateId": "c-000042",
     "certificateType": "fk7804",

@@ -1,4 +1,4 @@
-"""Personnummer and samordningsnummer: forms, century, sex, validity (rules.md section 3)."""
+"""Personnummer and samordningsnummer: forms, century, sex, validity (docs/rules.md §3)."""
 
 import re
 from datetime import date

@@ -51,7 +51,7 @@ def test_each_service_serves_an_asyncapi_document_naming_its_topics_and_ack_sema
         assert published in addresses
 
 
-# contract.md "What the services publish (minimum content)", as camelCase fields on the wire.
+# docs/events.md §3 (what the services publish), as camelCase fields on the wire.
 @pytest.mark.parametrize(
     ("model", "event_type", "minimum"),
     [

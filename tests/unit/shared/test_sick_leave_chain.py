@@ -1,4 +1,4 @@
-"""`chain_places`: the one chain-joining rule (rules.md §4) that milestones and intake's risk flags share."""
+"""`chain_places`: the one chain-joining rule (docs/rules.md §4.1) that milestones and intake's risk flags share."""
 
 from datetime import date
 

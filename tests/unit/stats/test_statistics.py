@@ -1,4 +1,4 @@
-"""Statistics vocabulary (rules.md section 6): diagnosis groups and ongoing counts by sex."""
+"""Statistics vocabulary (docs/rules.md §6): diagnosis groups and ongoing counts by sex."""
 
 from datetime import date
 
