@@ -14,6 +14,7 @@ from services.milestones import repository
 from services.milestones.milestone_changes import milestone_changes
 from services.milestones.rehabkedja import ChainCase, chain_offsets, milestones_at, next_change_date
 from services.milestones.settings import MilestonesSettings
+from services.milestones.what_if import gap_named_last
 from shared.clock import Clock
 from shared.consumer import TRANSIENT_ERRORS, ApplyContext, Incoming
 from shared.contracts.cases import SickLeaveCaseChanged
@@ -38,7 +39,11 @@ class MilestoneTracker:
         self._clock = clock
 
     async def apply_case_events(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
-        patients = await repository.record_case_events(context.conn, [item.event for item in incoming])
+        events = [item.event for item in incoming]
+        patients = await repository.record_case_events(context.conn, events)
+        gap = gap_named_last(events)
+        if gap is not None:
+            await repository.record_case_gap(context.conn, gap)
         await self.evaluate(context.conn, context.outbox, patients)
 
     async def evaluate(self, conn: asyncpg.Connection, outbox: Outbox, patients: list[str]) -> None:
