@@ -47,7 +47,7 @@ def assembled_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap
 def expected_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap: int = 5) -> dict[str, SickLeaveCaseChanged]:
     """The cases the feed gives, assembled at once (no conflicting re-signs in the input)."""
     return {
-        case.case_id: case_snapshot(case, patient_pseudonym=pseudonym, birth_date=born, sex=sex)
+        case.case_id: case_snapshot(case, patient_pseudonym=pseudonym, birth_date=born, sex=sex, max_gap=max_gap)
         for pseudonym, born, sex, cases in assembled_cases(events, pseudonym_key=pseudonym_key, max_gap=max_gap)
         for case in cases
     }

@@ -18,8 +18,14 @@ from shared.contracts.cases import (
 _NOT_CONTENT = {"patient_revision", "revision_event_count", "status", "change", "replaces_case_ids", "replaced_by_case_ids"}
 
 
-def case_snapshot(case: SickLeaveCase, *, patient_pseudonym: str, birth_date: date, sex: str) -> SickLeaveCaseChanged:
-    """The published form of a case, before its change is known."""
+def case_snapshot(
+    case: SickLeaveCase, *, patient_pseudonym: str, birth_date: date, sex: str, max_gap: int | None = None
+) -> SickLeaveCaseChanged:
+    """The published form of a case, before its change is known.
+
+    `max_gap` is the gap the case was assembled with; the event carries it so that a consumer that
+    assembles cases itself uses the same one.
+    """
     latest = case.latest_certificate
     return SickLeaveCaseChanged(
         case_id=case.case_id,
@@ -55,6 +61,7 @@ def case_snapshot(case: SickLeaveCase, *, patient_pseudonym: str, birth_date: da
             )
             for certificate in case.certificates_in_signing_order()
         ),
+        max_gap=max_gap,
     )
 
 

@@ -89,7 +89,7 @@ class CertificateIntake:
         for history in await repository.patient_histories(context.conn, patients):
             cases = assemble_sick_leave_cases(history.certificates, history.revoked_ids, max_gap=self._settings.max_gap)
             snapshots = [
-                case_snapshot(case, patient_pseudonym=history.patient_pseudonym, birth_date=history.birth_date, sex=history.sex)
+                case_snapshot(case, patient_pseudonym=history.patient_pseudonym, birth_date=history.birth_date, sex=history.sex, max_gap=self._settings.max_gap)
                 for case in cases
             ]
             changes = case_changes(history.published_cases, snapshots)

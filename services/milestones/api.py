@@ -25,12 +25,15 @@ def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, depend
     reader = require_role(authenticator(settings.auth), *READERS)
 
     @api.post("/what-if", response_model=what_if.WhatIfAnswer, response_model_by_alias=True)
-    def certificates_what_if(question: what_if.WhatIfQuestion, user: Annotated[AuthenticatedUser, Depends(reader)]) -> what_if.WhatIfAnswer:
+    async def certificates_what_if(question: what_if.WhatIfQuestion, user: Annotated[AuthenticatedUser, Depends(reader)]) -> what_if.WhatIfAnswer:
         """The cases one patient's certificates make and their milestones on `on` (default: today by
-        the service clock). 422 with the reasons when a certificate breaks the contract or the
-        certificates belong to more than one patient. Nothing is published or stored."""
+        the service clock), assembled with intake's gap as the last case event named it (milestones'
+        `max_gap` setting before any did). 422 with the reasons when a certificate breaks the contract
+        or the certificates belong to more than one patient. Nothing is published or stored."""
+        async with runtime.pool.acquire() as conn:
+            max_gap = what_if.what_if_gap(await repository.last_case_gap(conn), settings.max_gap)
         try:
-            return what_if.answer_for_certificates(question, question.on or runtime.clock.today(), settings.rules, max_gap=settings.max_gap)
+            return what_if.answer_for_certificates(question, question.on or runtime.clock.today(), settings.rules, max_gap=max_gap)
         except what_if.WhatIfRefused as refused:
             raise HTTPException(status_code=422, detail=refused.reasons) from None
 
@@ -46,6 +49,7 @@ def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, depend
                 patient = await repository.patient_of_case(conn, case_id)
                 cases = (await repository.cases_by_patient(conn, [patient]))[patient] if patient else []
                 published = (await repository.published_milestones_by_patient(conn, [patient]))[patient] if patient else []
+                fallback_gap = what_if.what_if_gap(await repository.last_case_gap(conn), settings.max_gap)
             asked = next((case for case in cases if case.case_id == case_id), None)
             if patient is None or asked is None or not user.acts_for(asked.care_unit_hsa_id):
                 raise HTTPException(status_code=404, detail=NO_SUCH_CASE)
@@ -57,6 +61,6 @@ def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, depend
                 patient_pseudonyms=[patient],
                 request_path=request.url.path,
             )
-        return what_if.answer_for_known_case(case_id, cases, published, on or runtime.clock.today(), settings.rules)
+        return what_if.answer_for_known_case(case_id, cases, published, on or runtime.clock.today(), settings.rules, fallback_gap=fallback_gap)
 
     return api

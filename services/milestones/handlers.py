@@ -12,8 +12,9 @@ from faststream.kafka.annotations import KafkaMessage
 
 from services.milestones import repository
 from services.milestones.milestone_changes import milestone_changes
-from services.milestones.rehabkedja import ChainCase, milestones_at, next_change_date
+from services.milestones.rehabkedja import ChainCase, chain_offsets, milestones_at, next_change_date
 from services.milestones.settings import MilestonesSettings
+from services.milestones.what_if import gap_named_last
 from shared.clock import Clock
 from shared.consumer import TRANSIENT_ERRORS, ApplyContext, Incoming
 from shared.contracts.cases import SickLeaveCaseChanged
@@ -38,7 +39,11 @@ class MilestoneTracker:
         self._clock = clock
 
     async def apply_case_events(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
-        patients = await repository.record_case_events(context.conn, [item.event for item in incoming])
+        events = [item.event for item in incoming]
+        patients = await repository.record_case_events(context.conn, events)
+        gap = gap_named_last(events)
+        if gap is not None:
+            await repository.record_case_gap(context.conn, gap)
         await self.evaluate(context.conn, context.outbox, patients)
 
     async def evaluate(self, conn: asyncpg.Connection, outbox: Outbox, patients: list[str]) -> None:
@@ -55,7 +60,12 @@ class MilestoneTracker:
             chain_cases = [ChainCase(case_id=case.case_id, start=case.start, end=case.end, certificates=case.certificates) for case in cases.values()]
             # A cancelled milestone whose case is gone keeps the last body it had; everything else
             # is described by the case as it is now.
-            changes = milestone_changes(published_by_patient[patient], milestones_at(chain_cases, today, self._rules), cases)
+            changes = milestone_changes(
+                published_by_patient[patient],
+                milestones_at(chain_cases, today, self._rules),
+                cases,
+                chain_offsets(chain_cases, self._rules),
+            )
             for change in changes:
                 outbox.event(
                     topic=self._topic,
@@ -104,7 +114,8 @@ def register(runtime: ServiceRuntime, settings: MilestonesSettings) -> None:
     runtime.publishes(
         topics.milestones,
         title="MilestoneChanged",
-        description="Rehabkedja checkpoints (days 90/180/365) and the 30-day plan: SCHEDULED, DUE or CANCELLED.",
+        description="Rehabkedja checkpoints (days 90/180/365) and the 30-day plan: SCHEDULED, DUE or CANCELLED; "
+        "`update: true` when only the details (certificates, unit, chain day) changed, never to be announced again.",
         schema=MilestoneChanged,
     )
 
@@ -114,7 +125,8 @@ def register(runtime: ServiceRuntime, settings: MilestonesSettings) -> None:
 
         Re-evaluates the patient's chain once a whole case revision has arrived and emits
         `MilestoneChanged` on `rehab.milestones.v1` (through the outbox) for every (case, kind) whose
-        state or due date changed. Acknowledges manually, after the transaction committed.
+        status, due date or details changed (`update: true` when only the details did).
+        Acknowledges manually, after the transaction committed.
         """
         await cases.handle(message)
 

@@ -122,3 +122,15 @@ async def patient_of_case(conn: asyncpg.Connection, case_id: str) -> str | None:
     """The patient of a case that exists now; None for an unknown or removed case."""
     patient: str | None = await conn.fetchval("SELECT patient_pseudonym FROM cases WHERE case_id = $1", case_id)
     return patient
+
+
+async def record_case_gap(conn: asyncpg.Connection, max_gap: int) -> None:
+    """Remember the gap the last case event named; the row is written (and locked) only when it changes."""
+    await conn.execute("INSERT INTO case_gap (max_gap) VALUES ($1) ON CONFLICT (singleton) DO NOTHING", max_gap)
+    await conn.execute("UPDATE case_gap SET max_gap = $1, seen_at = now() WHERE max_gap <> $1", max_gap)
+
+
+async def last_case_gap(conn: asyncpg.Connection) -> int | None:
+    """The gap named by the last case event that carried one; None before any did."""
+    gap: int | None = await conn.fetchval("SELECT max_gap FROM case_gap")
+    return gap

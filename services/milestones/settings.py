@@ -23,9 +23,10 @@ class MilestonesSettings(ServiceSettings):
     scheduler_interval_seconds: float = Field(default=1.0, gt=0)
     # Patients the scheduler evaluates per transaction (each round holds their row locks).
     scheduler_batch_size: int = Field(default=100, ge=1, le=1000)
-    # docs/rules.md §2.2's gap between certificates of one case, used only by the what-if answer, which
-    # assembles cases itself: must equal intake's REKO_INTAKE_MAX_GAP, or what-if and the published
-    # milestones disagree.
+    # docs/rules.md §2.2's gap between certificates of one case, for the what-if of certificates that are
+    # no case yet, and only until a case event names intake's own (every case event carries the
+    # `maxGap` intake assembled it with, and what-if uses the last one seen). The CLI's what-if,
+    # which sees no case events, uses it as it is.
     max_gap: int = Field(default=5, ge=0, le=90)
 
     @field_validator("rules")

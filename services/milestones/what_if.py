@@ -1,8 +1,11 @@
 """What-if: the milestones the rules give for some certificates, or for a known case, on a chosen date.
 
-Nothing here publishes or stores anything. Cases are assembled with intake's own pure code, so the
-answer for a list of certificates is what the pipeline would publish for them on that date
-(given intake's `max_gap`).
+Nothing here publishes or stores anything. Cases are assembled with intake's own pure code and
+intake's own gap between certificates: every case event carries the `maxGap` intake assembled it
+with. A known case is answered from the cases intake published (the answer names the gap its last
+event carried); certificates that are no case yet are assembled with the gap of the last case event
+seen, and only before any event carried one with milestones' `max_gap` setting. So the answer for a
+list of certificates is what the pipeline would publish for them on that date.
 """
 
 from __future__ import annotations
@@ -73,6 +76,8 @@ class CaseAnswer(_Camel):
 
 class WhatIfAnswer(_Camel):
     on: date
+    # The gap between certificates of one case that the cases were assembled with.
+    max_gap: int
     cases: tuple[CaseAnswer, ...]
 
 
@@ -88,6 +93,17 @@ class WhatIfRefused(ValueError):
     def __init__(self, reasons: Sequence[str]) -> None:
         super().__init__("; ".join(reasons))
         self.reasons = list(reasons)
+
+
+def gap_named_last(events: Sequence[SickLeaveCaseChanged]) -> int | None:
+    """The gap named by the last of these case events that names one (events of an older intake do not)."""
+    return next((event.max_gap for event in reversed(events) if event.max_gap is not None), None)
+
+
+def what_if_gap(last_case_gap: int | None, setting: int) -> int:
+    """The gap for certificates that are no case yet: intake's, as the last case event named it; the
+    setting only until a case event has named one."""
+    return setting if last_case_gap is None else last_case_gap
 
 
 def chain_case(case: SickLeaveCaseChanged) -> ChainCase:
@@ -135,7 +151,7 @@ def cases_of_one_patient(signed: Sequence[SignedCertificate], revoked_ids: Colle
     except ValueError as problem:  # two different certificates under one id
         raise WhatIfRefused([str(problem)]) from None
     return [
-        case_snapshot(case, patient_pseudonym=WHAT_IF_PATIENT, birth_date=identity.birth_date, sex=identity.sex.value)
+        case_snapshot(case, patient_pseudonym=WHAT_IF_PATIENT, birth_date=identity.birth_date, sex=identity.sex.value, max_gap=max_gap)
         for case in cases
     ]
 
@@ -145,13 +161,15 @@ def _milestone_answer(state: MilestoneState) -> MilestoneAnswer:
     return MilestoneAnswer.model_validate(state.model_dump(exclude={"case_id"}))
 
 
-def answer(cases: Sequence[SickLeaveCaseChanged], on: date, rules: RehabkedjaRules) -> WhatIfAnswer:
-    """Every case of one patient with the milestones the rules give on `on`, cases by start, milestones by due date."""
+def answer(cases: Sequence[SickLeaveCaseChanged], on: date, rules: RehabkedjaRules, *, max_gap: int) -> WhatIfAnswer:
+    """Every case of one patient (assembled with `max_gap`) with the milestones the rules give on
+    `on`, cases by start, milestones by due date."""
     states: dict[str, list[MilestoneState]] = defaultdict(list)
     for state in milestones_at([chain_case(case) for case in cases], on, rules):
         states[state.case_id].append(state)
     return WhatIfAnswer(
         on=on,
+        max_gap=max_gap,
         cases=tuple(
             CaseAnswer(
                 case_id=case.case_id,
@@ -171,7 +189,8 @@ def answer(cases: Sequence[SickLeaveCaseChanged], on: date, rules: RehabkedjaRul
 
 def answer_for_certificates(question: WhatIfQuestion, on: date, rules: RehabkedjaRules, *, max_gap: int) -> WhatIfAnswer:
     signed, revoked = read_certificates(question.certificates)
-    return answer(cases_of_one_patient(signed, revoked | set(question.revoked_certificate_ids), max_gap=max_gap), on, rules)
+    cases = cases_of_one_patient(signed, revoked | set(question.revoked_certificate_ids), max_gap=max_gap)
+    return answer(cases, on, rules, max_gap=max_gap)
 
 
 def answer_for_known_case(
@@ -180,11 +199,20 @@ def answer_for_known_case(
     published: Mapping[tuple[str, MilestoneKind], MilestoneChanged],
     on: date,
     rules: RehabkedjaRules,
+    *,
+    fallback_gap: int,
 ) -> KnownCaseAnswer:
-    """One stored case's answer; its patient's other cases count only for the chain."""
-    whole = answer(patient_cases, on, rules)
+    """One stored case's answer; its patient's other cases count only for the chain.
+
+    The cases are intake's as published, so the gap is the one the case's last event carried
+    (`fallback_gap` for an event of an older intake that named none).
+    """
+    asked = next((case for case in patient_cases if case.case_id == case_id), None)
+    max_gap = asked.max_gap if asked is not None and asked.max_gap is not None else fallback_gap
+    whole = answer(patient_cases, on, rules, max_gap=max_gap)
     return KnownCaseAnswer(
         on=on,
+        max_gap=max_gap,
         cases=tuple(case for case in whole.cases if case.case_id == case_id),
         published=tuple(
             sorted((milestone for (owner, _), milestone in published.items() if owner == case_id), key=lambda milestone: milestone.kind.value)

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime
 
 from shared.contracts.alerts import RISK_FLAG_ALERT_KIND, AlertChanged, AlertState
 from shared.contracts.milestones import MilestoneChanged, MilestoneStatus
@@ -20,30 +21,58 @@ def unit_coordinators(care_unit_hsa_id: str) -> str:
     return f"rehabkoordinatorer:{care_unit_hsa_id}"
 
 
-def alert_for(milestone: MilestoneChanged, before: AlertChanged | None, now: datetime) -> AlertChanged | None:
-    """The alert after this milestone state, or None when nothing changes for the coordinators.
+def milestone_alert_id(case_id: str, kind: str, due_date: date) -> str:
+    """One alert per (case, kind, due date): a moved due date is another alert."""
+    return f"{case_id}:{kind}:{due_date.isoformat()}"
 
-    A scheduled or due milestone opens (or updates) the alert; a cancelled one withdraws it. A
-    milestone event older than the one the alert already reflects changes nothing.
+
+def alerts_for(milestone: MilestoneChanged, held: Sequence[AlertChanged], now: datetime) -> list[AlertChanged]:
+    """The alerts of the milestone's (case, kind) that this milestone event changes, in their new state.
+
+    `held` are the alerts already kept for the (case, kind), one per due date it had. The alert of
+    the milestone's due date opens (a scheduled or due milestone) or is withdrawn (a cancelled one);
+    an open alert of another due date is withdrawn, that date no longer holds. The alert is announced
+    only when it is new, and never for a milestone `update`: one announcement per (case, kind, due
+    date), whatever the details that change later. A milestone event no newer than what the alerts
+    already reflect changes nothing.
     """
-    if before is not None and milestone.revision <= before.revision:
-        return None
+    if any(alert.revision >= milestone.revision for alert in held):
+        return []
+    alert_id = milestone_alert_id(milestone.case_id, milestone.kind.value, milestone.due_date)
+    changed = [
+        alert.model_copy(update={"state": AlertState.WITHDRAWN, "revision": milestone.revision, "announce": False})
+        for alert in held
+        if alert.alert_id != alert_id and alert.state is AlertState.OPEN
+    ]
+    before = next((alert for alert in held if alert.alert_id == alert_id), None)
     state = AlertState.WITHDRAWN if milestone.status is MilestoneStatus.CANCELLED else AlertState.OPEN
     if before is None and state is AlertState.WITHDRAWN:
-        return None
-    return AlertChanged(
-        alert_id=milestone.milestone_id,
-        care_unit_hsa_id=milestone.care_unit_hsa_id,
-        addressed_to=unit_coordinators(milestone.care_unit_hsa_id),
-        case_id=milestone.case_id,
-        kind=milestone.kind.value,
-        milestone_status=milestone.status.value,
-        due_date=milestone.due_date,
-        title=milestone.title,
-        created=before.created if before is not None else now,
-        state=state,
-        revision=milestone.revision,
+        return changed
+    changed.append(
+        AlertChanged(
+            alert_id=alert_id,
+            care_unit_hsa_id=milestone.care_unit_hsa_id,
+            addressed_to=unit_coordinators(milestone.care_unit_hsa_id),
+            case_id=milestone.case_id,
+            kind=milestone.kind.value,
+            milestone_status=milestone.status.value,
+            due_date=milestone.due_date,
+            title=milestone.title,
+            created=before.created if before is not None else now,
+            state=state,
+            revision=milestone.revision,
+            announce=before is None and not milestone.update,
+        )
     )
+    return changed
+
+
+def tells_something_new(before: AlertChanged | None, after: AlertChanged) -> bool:
+    """Whether an alert's new state says more than the revision it reflects (worth an event)."""
+    if before is None:
+        return True
+    unchanged = {"revision", "announce"}
+    return before.model_dump(exclude=unchanged) != after.model_dump(exclude=unchanged)
 
 
 def risk_alert_id(case_id: str) -> str:
@@ -79,4 +108,6 @@ def alert_for_risk_flag(flag: RiskFlagChanged, before: AlertChanged | None, now:
         created=before.created if before is not None else now,
         state=state,
         revision=flag.revision,
+        # A flag that comes back after it was withdrawn is news again, unlike a milestone's details.
+        announce=state is AlertState.OPEN and (before is None or before.state is AlertState.WITHDRAWN),
     )

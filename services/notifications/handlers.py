@@ -8,7 +8,7 @@ from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 
 from services.notifications import repository
-from services.notifications.alert import alert_for, alert_for_risk_flag, risk_alert_id
+from services.notifications.alert import alert_for_risk_flag, alerts_for, risk_alert_id, tells_something_new
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import ApplyContext, Incoming
 from shared.contracts.alerts import ALERT_CHANGED_TYPE, AlertChanged
@@ -31,30 +31,41 @@ class Alerter:
         self._topic = alerts_topic
 
     async def apply_milestones(self, context: ApplyContext, incoming: list[Incoming[MilestoneChanged]]) -> None:
-        alerts = await repository.alerts_by_id(context.conn, {item.event.milestone_id for item in incoming})
-        await self._publish(context, alerts, [(item.event.milestone_id, item.event, alert_for) for item in incoming])
+        """Each milestone event in order changes the alerts of its (case, kind); publish and store what changed."""
+        held = await repository.alerts_of_milestones(context.conn, {(item.event.case_id, item.event.kind.value) for item in incoming})
+        changed: dict[str, AlertChanged] = {}
+        for item in incoming:
+            milestone = item.event
+            of_milestone = held.setdefault((milestone.case_id, milestone.kind.value), {})
+            for alert in alerts_for(milestone, list(of_milestone.values()), context.clock.now()):
+                before = of_milestone.get(alert.alert_id)
+                of_milestone[alert.alert_id] = changed[alert.alert_id] = alert
+                # A renewal that changes nothing the alert says moves only its revision: stored, not sent.
+                if tells_something_new(before, alert):
+                    self._send(context, alert)
+        await repository.save_alerts(context.conn, changed.values())
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
-        await self._publish(context, alerts, [(risk_alert_id(item.event.case_id), item.event, alert_for_risk_flag) for item in incoming])
-
-    async def _publish(self, context: ApplyContext, alerts: dict[str, AlertChanged], reasons: list[tuple[str, Any, Any]]) -> None:
-        """Turn each (alert id, event, rule) into the alert's next state, in order; publish and store what changed."""
         changed: dict[str, AlertChanged] = {}
-        for alert_id, event, rule in reasons:
-            alert = rule(event, alerts.get(alert_id), context.clock.now())
+        for item in incoming:
+            alert_id = risk_alert_id(item.event.case_id)
+            alert = alert_for_risk_flag(item.event, alerts.get(alert_id), context.clock.now())
             if alert is None:
                 continue
-            alerts[alert.alert_id] = changed[alert.alert_id] = alert
-            context.outbox.event(
-                topic=self._topic,
-                key=alert.care_unit_hsa_id,
-                event_type=ALERT_CHANGED_TYPE,
-                time=context.clock.now(),
-                subject=alert.alert_id,
-                data=alert,
-            )
+            alerts[alert_id] = changed[alert_id] = alert
+            self._send(context, alert)
         await repository.save_alerts(context.conn, changed.values())
+
+    def _send(self, context: ApplyContext, alert: AlertChanged) -> None:
+        context.outbox.event(
+            topic=self._topic,
+            key=alert.care_unit_hsa_id,
+            event_type=ALERT_CHANGED_TYPE,
+            time=context.clock.now(),
+            subject=alert.alert_id,
+            data=alert,
+        )
 
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
@@ -64,7 +75,7 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     runtime.publishes(
         topics.alerts,
         title="AlertChanged",
-        description="Alerts to the rehabkoordinatorer of a care unit: opened, updated, withdrawn.",
+        description="Alerts to the rehabkoordinatorer of a care unit: opened (`announce: true`, once per alert), updated, withdrawn.",
         schema=AlertChanged,
     )
 
@@ -72,8 +83,9 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     async def on_milestones(body: Any, message: KafkaMessage) -> None:
         """Consumes `MilestoneChanged` from `rehab.milestones.v1`.
 
-        Opens, updates or withdraws one alert per (case, kind) for the coordinators of the case's
-        care unit, and emits `AlertChanged` on `rehab.alerts.v1` (through the outbox).
+        Opens, updates or withdraws one alert per (case, kind, due date) for the coordinators of the
+        case's care unit, and emits `AlertChanged` on `rehab.alerts.v1` (through the outbox), with
+        `announce: true` once per alert, when it is new; a milestone `update` never announces.
         Acknowledges manually, after the transaction committed.
         """
         await milestones.handle(message)

@@ -15,12 +15,27 @@ async def alerts_by_id(conn: asyncpg.Connection, alert_ids: Collection[str]) -> 
     return {alert.alert_id: alert for alert in alerts}
 
 
+async def alerts_of_milestones(conn: asyncpg.Connection, milestones: Collection[tuple[str, str]]) -> dict[tuple[str, str], dict[str, AlertChanged]]:
+    """The alerts kept for each (case id, milestone kind), by alert id (one per due date the milestone had)."""
+    pairs = sorted(milestones)
+    rows = await conn.fetch(
+        "SELECT body FROM alerts WHERE (case_id, kind) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        [case_id for case_id, _ in pairs],
+        [kind for _, kind in pairs],
+    )
+    held: dict[tuple[str, str], dict[str, AlertChanged]] = {}
+    for row in rows:
+        alert = AlertChanged.model_validate(row["body"])
+        held.setdefault((alert.case_id, alert.kind), {})[alert.alert_id] = alert
+    return held
+
+
 async def save_alerts(conn: asyncpg.Connection, alerts: Iterable[AlertChanged]) -> None:
     await conn.executemany(
-        "INSERT INTO alerts (alert_id, care_unit_hsa_id, state, milestone_revision, body) VALUES ($1, $2, $3, $4, $5) "
+        "INSERT INTO alerts (alert_id, care_unit_hsa_id, state, milestone_revision, body, case_id, kind) VALUES ($1, $2, $3, $4, $5, $6, $7) "
         "ON CONFLICT (alert_id) DO UPDATE SET care_unit_hsa_id = excluded.care_unit_hsa_id, state = excluded.state, "
         "milestone_revision = excluded.milestone_revision, body = excluded.body, updated_at = now()",
-        [(a.alert_id, a.care_unit_hsa_id, a.state.value, a.revision, a.model_dump(mode="json")) for a in alerts],
+        [(a.alert_id, a.care_unit_hsa_id, a.state.value, a.revision, a.model_dump(mode="json"), a.case_id, a.kind) for a in alerts],
     )
 
 

@@ -38,3 +38,7 @@ class AlertChanged(EventData):
     state: AlertState
     # The revision of the milestone or risk flag the alert reflects.
     revision: int
+    # True on the one event that makes the alert new, the one to tell a person about (a mail, a
+    # push). A milestone alert is one per (case, kind, due date) and is announced once; every later
+    # event of the same alert (due, moved to another unit, withdrawn, reopened) only updates it.
+    announce: bool = False

@@ -5,6 +5,8 @@ from __future__ import annotations
 from datetime import date, datetime
 from enum import StrEnum
 
+from pydantic import Field
+
 from shared.contracts.envelope import EventData
 
 CASE_CHANGED_TYPE = "se.reko.sickleave-case.changed.v1"
@@ -82,6 +84,11 @@ class SickLeaveCaseChanged(EventData):
     degrees: tuple[DegreeSpan, ...] = ()
     age_bands: tuple[AgeBandSpan, ...] = ()
     certificates: tuple[CaseCertificate, ...] = ()
+    # The largest number of uncovered days between two certificates of one case that intake
+    # assembled this case with (its `max_gap` setting). Consumers that assemble cases themselves
+    # (milestones' what-if) use it, so the two can never disagree. None: an event from an intake
+    # that did not say.
+    max_gap: int | None = Field(default=None, ge=0, le=90)
 
     def degree_on(self, day: date) -> int | None:
         return next((span.degree for span in self.degrees if span.start <= day <= span.end), None)

@@ -24,6 +24,23 @@ class MilestoneStatus(StrEnum):
 
 
 class MilestoneChanged(EventData):
+    """The latest state of one (case, kind): its status and due date, and the details that explain it.
+
+    Every event carries the case's current certificate ids, responsible care unit and protected
+    identity, and the chain day, offset and earlier cases of its due date. Whenever any of them
+    differs from what was last published for the (case, kind), the milestone is published again
+    (the next `revision`), so the latest event always describes the case as it is now.
+
+    `update` tells the two kinds of event apart:
+
+    - `false`: the status or the due date is new (the first event of a (case, kind), SCHEDULED
+      becoming DUE, a due date moved, a cancellation, a milestone coming back). This is news.
+    - `true`: the same status and due date as the previous event of this (case, kind), with other
+      details changed (a renewal adds a certificate, a revocation takes one away, the case moved to
+      another unit, an earlier case arrived late and changed the chain day). Consumers replace what
+      they hold and never announce it to a person again: one announcement per (case, kind, due date).
+    """
+
     milestone_id: str
     case_id: str
     patient_pseudonym: str
@@ -40,3 +57,4 @@ class MilestoneChanged(EventData):
     protected_identity: bool = False
     # Grows with every state the service publishes for this (case, kind).
     revision: int
+    update: bool = False

@@ -1,5 +1,6 @@
 """Milestones over time: the clock moves across due dates, milestones is killed once, and what it
-published in the end is what the rules give, with no DUE announced twice."""
+published in the end is what the rules give, details included (current certificate ids, unit and
+chain day), with no alert announced twice for the same (case, kind, due date)."""
 
 from __future__ import annotations
 
@@ -138,16 +139,27 @@ def settle(stack: Stack, day: date) -> None:
 
 
 def assert_last_published_follows_the_rules(stack: Stack, events: list[dict[str, Any]], day: date) -> dict[tuple[str, str], Any]:
-    computed = expected_milestones(expected_cases(events, pseudonym_key=stack.settings.pseudonym_key), day)
+    cases = expected_cases(events, pseudonym_key=stack.settings.pseudonym_key)
+    computed = expected_milestones(cases, day)
     published = current_milestones(stack)
     for key, state in computed.items():
         if state.status is MilestoneStatus.CANCELLED and key not in published:
             continue  # a milestone whose first computed state is CANCELLED is never published
         assert key in published, (day, key)
-        assert (published[key]["status"], published[key]["dueDate"]) == (state.status.value, state.due_date.isoformat()), (day, key)
+        milestone = published[key]
+        assert (milestone["status"], milestone["dueDate"]) == (state.status.value, state.due_date.isoformat()), (day, key)
+        assert (milestone["chainDay"], milestone["offset"], tuple(milestone["earlierCaseIds"])) == (
+            state.chain_day,
+            state.offset,
+            state.earlier_case_ids,
+        ), (day, key)
     for key, milestone in published.items():
         if key not in computed:
             assert milestone["status"] == "CANCELLED", (day, key)
+        case = cases.get(key[0])
+        if case is not None:  # a cancelled milestone of a case that is gone keeps its last details
+            details = (tuple(milestone["certificateIds"]), milestone["careUnitHsaId"])
+            assert details == (case.certificate_ids, case.care_unit_hsa_id), (day, key)
     return published
 
 
@@ -220,9 +232,14 @@ def test_milestones_follow_the_rules_as_the_clock_moves_across_due_dates_and_thr
     }
 
     # A relay retry after the kill may repeat a record; the event id tells the copies apart.
-    events = {event["id"]: event["data"] for event in read_events(stack, stack.topics.milestones)}
-    announced = Counter(
-        (data["caseId"], data["kind"], data["dueDate"], data["careUnitHsaId"]) for data in events.values() if data["status"] == "DUE"
-    )
+    alerts = {event["id"]: event["data"] for event in read_events(stack, stack.topics.alerts)}
+    announced = Counter((data["caseId"], data["kind"], data["dueDate"]) for data in alerts.values() if data["announce"] and data["dueDate"])
     assert [key for key, count in announced.items() if count > 1] == []
-    assert {key[:2] for key in announced} >= {("p7-a", "CHAIN_DAY_180"), ("p2-b", "CHAIN_DAY_90")}
+    # every alert of a milestone was announced once, the day 90 that moved once per due date it had
+    milestone_alerts = {(data["caseId"], data["kind"], data["dueDate"]) for data in alerts.values() if data["dueDate"]}
+    assert set(announced) == milestone_alerts
+    assert {key for key in announced if key[0] == "p2-b"} >= {("p2-b", "CHAIN_DAY_90", "2026-04-28"), ("p2-b", "CHAIN_DAY_90", "2026-04-18")}
+    assert ("p7-a", "CHAIN_DAY_180", "2026-06-29") in announced
+    # renewals, revocations and merges re-published milestones as updates; none of them was announced
+    updates = [data for data in {event["id"]: event["data"] for event in read_events(stack, stack.topics.milestones)}.values() if data["update"]]
+    assert updates

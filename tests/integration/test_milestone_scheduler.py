@@ -114,7 +114,8 @@ async def test_two_schedulers_at_once_fire_each_due_timer_once(milestones_pools)
     await asyncio.gather(first, second)
 
     fired = (await published(first_pool))[before:]
-    announcements = Counter((event["caseId"], event["kind"], event["status"], event["dueDate"]) for event in fired)
+    # An update re-states a status and due date already published; everything else is news, once.
+    announcements = Counter((event["caseId"], event["kind"], event["status"], event["dueDate"]) for event in fired if not event["update"])
     assert announcements and max(announcements.values()) == 1, [key for key, count in announcements.items() if count > 1]
     due = {(case_id, kind) for case_id, kind, status, _ in announcements if status == "DUE"}
     # patient n's day 90 is 1 Jan + n + 89 days; it is due by 20 Apr (1 Jan + 109 days) for n <= 20
@@ -174,3 +175,21 @@ async def test_a_full_batch_of_patients_in_the_middle_of_a_revision_does_not_kee
     tracker = tracker_on(date(2026, 2, 15))
     assert await tracker._fire_due_timers(SchedulerHost(pool), batch=3) is False  # noqa: SLF001
     assert Counter(event["status"] for event in await published(pool)) == {"SCHEDULED": 9}
+
+
+async def test_a_renewal_after_the_plan_fell_due_republishes_it_as_an_update_naming_the_new_certificate(milestones_pools):
+    pool, _ = milestones_pools
+    (case,) = employed_patients(1)
+    await consume(pool, tracker_on(FIRST_START), [case])
+    later = date(2026, 2, 15)  # the plan fell due on 30 Jan
+    await drain(tracker_on(later), SchedulerHost(pool), batch=100)
+    renewed = case.model_copy(update={"patient_revision": 2, "certificate_ids": (case.case_id, "renewal")})
+    await consume(pool, tracker_on(later), [renewed])
+    await consume(pool, tracker_on(later), [renewed.model_copy(update={"patient_revision": 3})])  # nothing new
+
+    plans = [event for event in await published(pool) if event["kind"] == "RETURN_TO_WORK_PLAN"]
+    assert [(event["status"], event["certificateIds"], event["revision"], event["update"]) for event in plans] == [
+        ("SCHEDULED", [case.case_id], 1, False),
+        ("DUE", [case.case_id], 2, False),
+        ("DUE", [case.case_id, "renewal"], 3, True),
+    ]

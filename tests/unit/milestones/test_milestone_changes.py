@@ -81,6 +81,7 @@ def test_a_first_scheduled_state_is_published_as_revision_1_with_the_case_detail
     assert published.certificate_ids == ("c1", "c2")
     assert published.patient_pseudonym == "pseudonym-1"
     assert published.chain_day == 90
+    assert published.update is False
 
 
 def test_a_first_state_that_is_cancelled_is_not_published():
@@ -147,13 +148,85 @@ def test_a_renewal_republishes_a_scheduled_milestone_with_its_certificates():
     assert [(c.status, c.certificate_ids, c.revision) for c in emitted[1]] == [(MilestoneStatus.SCHEDULED, ("c1", "c2"), 2)]
 
 
-def test_a_renewal_does_not_announce_a_due_milestone_again():
+def test_a_renewal_republishes_a_due_milestone_as_an_update_with_its_certificates():
     _, emitted = published_after(
         [state(MilestoneStatus.DUE)],
         [state(MilestoneStatus.DUE)],
-        case_rounds=[cases(case(certificate_ids=("c1",))), cases(case(certificate_ids=("c1", "c2")))],
+        [state(MilestoneStatus.DUE)],
+        case_rounds=[cases(case(certificate_ids=("c1",))), cases(case(certificate_ids=("c1", "c2"))), cases(case(certificate_ids=("c1", "c2")))],
     )
-    assert [len(changes) for changes in emitted] == [1, 0]
+    assert [[(c.status, c.due_date, c.certificate_ids, c.revision, c.update) for c in changes] for changes in emitted] == [
+        [(MilestoneStatus.DUE, DAY_90_DUE, ("c1",), 1, False)],
+        [(MilestoneStatus.DUE, DAY_90_DUE, ("c1", "c2"), 2, True)],
+        [],
+    ]
+
+
+def test_a_revoked_certificate_leaves_the_latest_milestone_of_its_case():
+    _, emitted = published_after(
+        [state(MilestoneStatus.DUE)],
+        [state(MilestoneStatus.DUE)],
+        case_rounds=[cases(case(certificate_ids=("c1", "c2", "c3"))), cases(case(certificate_ids=("c1", "c3")))],
+    )
+    assert [(c.certificate_ids, c.update) for c in emitted[1]] == [(("c1", "c3"), True)]
+
+
+def test_a_due_milestone_moved_to_another_unit_is_an_update_there():
+    _, emitted = published_after(
+        [state(MilestoneStatus.DUE)],
+        [state(MilestoneStatus.DUE)],
+        case_rounds=[cases(case(care_unit_hsa_id="SE-UNIT-A")), cases(case(care_unit_hsa_id="SE-UNIT-B"))],
+    )
+    assert [(c.care_unit_hsa_id, c.status, c.revision, c.update) for c in emitted[1]] == [("SE-UNIT-B", MilestoneStatus.DUE, 2, True)]
+
+
+def test_an_earlier_case_arriving_late_updates_the_chain_day_of_a_due_plan_whose_date_stays():
+    # the plan is due on its trigger date, 20 Feb; an earlier case of 31 days makes that chain day 82
+    before = state(MilestoneStatus.DUE, kind=PLAN, due_date=date(2026, 2, 20))
+    after = before.model_copy(update={"chain_day": 82, "offset": 31, "earlier_case_ids": ("c0",)})
+    _, emitted = published_after([before], [after])
+    assert [(c.due_date, c.chain_day, c.offset, c.earlier_case_ids, c.update) for c in emitted[1]] == [
+        (date(2026, 2, 20), 82, 31, ("c0",), True)
+    ]
+
+
+def test_a_new_status_or_due_date_is_news_not_an_update():
+    _, emitted = published_after(
+        [state(MilestoneStatus.SCHEDULED)],
+        [state(MilestoneStatus.DUE)],
+        [state(MilestoneStatus.DUE, due_date=date(2026, 3, 21))],
+        [state(MilestoneStatus.CANCELLED, due_date=date(2026, 3, 21))],
+    )
+    assert [[(c.status, c.update) for c in changes] for changes in emitted] == [
+        [(MilestoneStatus.SCHEDULED, False)],
+        [(MilestoneStatus.DUE, False)],
+        [(MilestoneStatus.DUE, False)],
+        [(MilestoneStatus.CANCELLED, False)],
+    ]
+
+
+def test_a_cancelled_milestone_of_a_case_that_still_exists_keeps_its_case_details_current():
+    # day 90 fell out of view, then the case was renewed again without bringing it back
+    _, emitted = published_after(
+        [state(MilestoneStatus.SCHEDULED)],
+        [],
+        [],
+        case_rounds=[cases(case(certificate_ids=("c1",))), cases(case(certificate_ids=("c1",))), cases(case(certificate_ids=("c1", "c2")))],
+    )
+    assert [[(c.status, c.certificate_ids, c.update) for c in changes] for changes in emitted] == [
+        [(MilestoneStatus.SCHEDULED, ("c1",), False)],
+        [(MilestoneStatus.CANCELLED, ("c1",), False)],
+        [(MilestoneStatus.CANCELLED, ("c1", "c2"), True)],
+    ]
+
+
+def test_a_withdrawn_milestone_takes_its_chain_day_from_the_cases_place_in_the_chain_now():
+    published = {("c1", PLAN): milestone_changes({}, [state(MilestoneStatus.DUE, kind=PLAN, due_date=date(2026, 1, 30))], cases())[0]}
+    # the plan went to an earlier case of the chain, which now gives c1 an offset of 40
+    changes = milestone_changes(published, [], cases(), {"c1": (40, ("c0",))})
+    assert [(c.status, c.due_date, c.chain_day, c.offset, c.earlier_case_ids, c.update) for c in changes] == [
+        (MilestoneStatus.CANCELLED, date(2026, 1, 30), 70, 40, ("c0",), False)
+    ]
 
 
 def test_a_computed_cancellation_of_a_published_milestone_is_published_once():

@@ -14,8 +14,10 @@ from services.milestones.what_if import (
     answer_for_certificates,
     answer_for_known_case,
     cases_of_one_patient,
+    gap_named_last,
     question_from_text,
     read_certificates,
+    what_if_gap,
 )
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind, MilestoneStatus
 
@@ -151,7 +153,7 @@ def test_the_answer_for_a_known_case_keeps_the_chain_but_shows_only_that_case_an
     published_elsewhere = published_day_90.model_copy(update={"case_id": "c1", "milestone_id": "c1:CHAIN_DAY_90"})
     published = {("c2", MilestoneKind.CHAIN_DAY_90): published_day_90, ("c1", MilestoneKind.CHAIN_DAY_90): published_elsewhere}
 
-    result = answer_for_known_case("c2", cases, published, date(2026, 4, 30), RULES)
+    result = answer_for_known_case("c2", cases, published, date(2026, 4, 30), RULES, fallback_gap=5)
 
     (case,) = result.cases
     assert case.case_id == "c2"
@@ -160,13 +162,33 @@ def test_the_answer_for_a_known_case_keeps_the_chain_but_shows_only_that_case_an
         (MilestoneKind.CHAIN_DAY_90, MilestoneStatus.DUE, 31),
     ]
     assert result.published == (published_day_90,)
-    assert answer(cases, date(2026, 4, 30), RULES).cases[1] == case
+    assert answer(cases, date(2026, 4, 30), RULES, max_gap=5).cases[1] == case
+
+
+def test_a_known_case_names_the_gap_its_last_event_carried_and_the_fallback_only_when_it_carried_none():
+    signed, revoked = read_certificates([FIRST, RENEWAL])
+    cases = cases_of_one_patient(signed, revoked, max_gap=5)
+    assert {case.max_gap for case in cases} == {5}
+    told = [case.model_copy(update={"max_gap": 7}) for case in cases]
+    assert answer_for_known_case("c2", told, {}, date(2026, 4, 30), RULES, fallback_gap=5).max_gap == 7
+    untold = [case.model_copy(update={"max_gap": None}) for case in cases]
+    assert answer_for_known_case("c2", untold, {}, date(2026, 4, 30), RULES, fallback_gap=3).max_gap == 3
+
+
+def test_certificates_that_are_no_case_yet_take_the_gap_of_the_last_case_event_and_the_setting_only_before_any():
+    assert what_if_gap(None, 5) == 5
+    assert what_if_gap(7, 5) == 7
+    assert what_if_gap(0, 5) == 0
+    events = [case.model_copy(update={"max_gap": gap}) for case, gap in zip(cases_of_one_patient(*read_certificates([FIRST, RENEWAL]), max_gap=5), (7, None))]
+    assert gap_named_last(events) == 7  # the last event came from an intake that did not say
+    assert gap_named_last([]) is None
 
 
 def test_the_answer_is_camel_case_on_the_wire():
     result = answer_for_certificates(question(FIRST, RENEWAL), date(2026, 3, 15), RULES, max_gap=5)
     wire = result.model_dump(mode="json", by_alias=True)
     assert wire["on"] == "2026-03-15"
+    assert wire["maxGap"] == 5
     assert set(wire["cases"][1]) == {"caseId", "start", "end", "certifiedDays", "certificateIds", "milestones"}
     assert set(wire["cases"][1]["milestones"][0]) == {"kind", "dueDate", "status", "chainDay", "offset", "earlierCaseIds", "legalReference", "title"}
 

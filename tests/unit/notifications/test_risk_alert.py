@@ -67,3 +67,11 @@ def test_a_flag_moved_to_another_unit_moves_the_alert():
     moved = alert_for_risk_flag(risk_flag(RiskLevel.MODERATE, 2, "DX_PSYCH", "FULL_TIME_START", care_unit_hsa_id="SE-UNIT-B"), first, LATER)
     assert moved is not None
     assert (moved.care_unit_hsa_id, moved.addressed_to) == ("SE-UNIT-B", "rehabkoordinatorer:SE-UNIT-B")
+
+
+def test_a_risk_alert_is_announced_when_it_opens_and_again_only_after_a_withdrawal():
+    first = alert_for_risk_flag(risk_flag(RiskLevel.MODERATE, 1, "DX_PSYCH", "FULL_TIME_START"), None, FIRST_SEEN)
+    raised = alert_for_risk_flag(risk_flag(RiskLevel.HIGH, 2, "DX_PSYCH", "FULL_TIME_START", "PROGNOSIS_POOR"), first, LATER)
+    withdrawn = alert_for_risk_flag(risk_flag(RiskLevel.NONE, 3), raised, LATER)
+    back = alert_for_risk_flag(risk_flag(RiskLevel.MODERATE, 4, "DX_PSYCH", "FULL_TIME_START"), withdrawn, LATER)
+    assert [alert.announce for alert in (first, raised, withdrawn, back) if alert is not None] == [True, False, False, True]
