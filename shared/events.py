@@ -24,7 +24,7 @@ def decode_published_event(record: ConsumerRecord[Any, Any], model: type[DataT])
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise BadEvent("NotJson", "not valid JSON") from None
     try:
-        envelope = PublishedEvent[model].model_validate(document)  # type: ignore[valid-type]
+        envelope = PublishedEvent[model].model_validate(document)  # type: ignore[valid-type]  # why: the model is a value; pydantic parametrises the envelope at run time
     except ValidationError as problem:
         raise BadEvent("ContractViolation", f"contract violation: {describe_validation_error(problem)}") from None
     return str(envelope.id), envelope.data

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import json
+import contextlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -160,10 +160,8 @@ class OutboxRelay:
                     backoff = 0.1
                     if sent < self._batch_size:
                         self._wake.clear()
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
-                        except TimeoutError:
-                            pass
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, TimeoutError) as problem:
                     self._metrics.transient_failures.labels(stage="relay").inc()
                     log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200], backoff=backoff)
@@ -180,22 +178,16 @@ class OutboxRelay:
             await self._drop_producer()
 
     async def _release(self, listener: asyncpg.Connection) -> None:
-        try:
+        with contextlib.suppress(Exception):  # the connection may already be gone
             await listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
-        except Exception:  # noqa: BLE001 - the connection may already be gone
-            pass
-        try:
+        with contextlib.suppress(Exception):  # as above: the connection may already be gone
             await self._pool.release(listener)
-        except Exception:  # noqa: BLE001
-            pass
 
     async def _drop_producer(self) -> None:
         producer, self._producer, self.connected = self._producer, None, False
         if producer is not None:
-            try:
+            with contextlib.suppress(Exception):  # stopping a broken producer may raise
                 await producer.stop()
-            except Exception:  # noqa: BLE001 - stopping a broken producer may raise
-                pass
 
     async def publish_pending(self) -> int:
         assert self._producer is not None

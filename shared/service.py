@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -33,12 +33,11 @@ from shared.settings import ServiceSettings
 
 log = structlog.get_logger("service")
 
-BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 
 
 async def _no_decode(_message: Any) -> None:
     """Records reach the handler as raw bytes; our own decode step classifies bad input."""
-    return None
 
 
 class SubscribedBatchConsumer(BatchConsumer[EventT]):
@@ -113,7 +112,8 @@ class ServiceRuntime:
             name=f"{self.name}:{topic}",
             # Subscribers are registered before the pool exists, so the runtime hands out
             # connections from whatever pool it holds when a batch arrives.
-            pool=self,  # type: ignore[arg-type]
+            # The runtime stands in for the pool: it has `acquire()`, all the consumer uses of one.
+            pool=self,
             decode=decode,
             apply=apply,
             dead_letter_topic=self.settings.topics.dead_letter(topic),
@@ -149,7 +149,7 @@ class ServiceRuntime:
 
     def asyncapi(self) -> dict[str, Any]:
         specification = AsyncAPI(self.broker, title=f"reko {self.name}", version="1.0.0", description=self.description)
-        return specification.to_specification().to_jsonable()  # type: ignore[no-any-return]
+        return specification.to_specification().to_jsonable()  # type: ignore[no-any-return]  # why: FastStream types the JSON document as Any
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -169,8 +169,8 @@ class ServiceRuntime:
         finally:
             log.info("service stopping")
             await self.broker.stop()
-            for task in self._tasks:
-                task.cancel()
+            for running in self._tasks:
+                running.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
             await self._pool.close()

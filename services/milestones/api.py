@@ -45,7 +45,7 @@ def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, depend
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 patient = await repository.patient_of_case(conn, case_id)
                 cases = (await repository.cases_by_patient(conn, [patient]))[patient] if patient else []
-                published = (await repository.published_milestones_by_patient(conn, [patient]))[patient] if patient else []
+                published = (await repository.published_milestones_by_patient(conn, [patient]))[patient] if patient else {}
             asked = next((case for case in cases if case.case_id == case_id), None)
             if patient is None or asked is None or not user.acts_for(asked.care_unit_hsa_id):
                 raise HTTPException(status_code=404, detail=NO_SUCH_CASE)

@@ -191,7 +191,9 @@ def test_milestones_follow_the_rules_as_the_clock_moves_across_due_dates_and_thr
 
     published = current_milestones(stack)
     hand_made = {
-        (case_id, kind): (m["status"], m["dueDate"]) for (case_id, kind), m in published.items() if case_id.split("-")[0] in {"p1", "p2", "p3", "p4", "p5", "p6", "p7"}
+        (case_id, kind): (m["status"], m["dueDate"])
+        for (case_id, kind), m in published.items()
+        if case_id.split("-")[0] in {"p1", "p2", "p3", "p4", "p5", "p6", "p7"}
     }
     assert hand_made == {
         # the revocation took away the reason for both
@@ -221,8 +223,6 @@ def test_milestones_follow_the_rules_as_the_clock_moves_across_due_dates_and_thr
 
     # A relay retry after the kill may repeat a record; the event id tells the copies apart.
     events = {event["id"]: event["data"] for event in read_events(stack, stack.topics.milestones)}
-    announced = Counter(
-        (data["caseId"], data["kind"], data["dueDate"], data["careUnitHsaId"]) for data in events.values() if data["status"] == "DUE"
-    )
+    announced = Counter((data["caseId"], data["kind"], data["dueDate"], data["careUnitHsaId"]) for data in events.values() if data["status"] == "DUE")
     assert [key for key, count in announced.items() if count > 1] == []
     assert {key[:2] for key in announced} >= {("p7-a", "CHAIN_DAY_180"), ("p2-b", "CHAIN_DAY_90")}

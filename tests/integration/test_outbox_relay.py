@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -26,7 +26,7 @@ async def test_the_relay_publishes_in_order_and_marks_rows_sent(platform_pool, k
     await ensure_topics(kafka_bootstrap, [topic])
     outbox = Outbox(source="urn:test")
     for sequence in range(120):
-        outbox.event(topic=topic, key="same-key", event_type="tick", time=datetime.now(timezone.utc), subject=None, data=Tick(sequence=sequence))
+        outbox.event(topic=topic, key="same-key", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
     async with platform_pool.acquire() as conn, conn.transaction():
         await outbox.write(conn)
     metrics = ServiceMetrics("test")

@@ -1,12 +1,12 @@
 """`alert_for`: how a milestone state becomes (or withdraws) an alert to a unit's coordinators."""
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from services.notifications.alert import alert_for, unit_coordinators
 from shared.contracts.alerts import AlertState
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind, MilestoneStatus
 
-FIRST_SEEN = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+FIRST_SEEN = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LATER = FIRST_SEEN + timedelta(days=30)
 
 
