@@ -4,7 +4,10 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo stack test test-all bench clean
+.PHONY: demo stack lint test test-all bench clean
+
+# What `make lint` checks: ruff lints and checks the formatting of these; mypy checks shared/ and services/.
+LINT_PATHS := shared services reko tests
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -19,16 +22,22 @@ demo: $(BIN)/.installed
 stack: $(BIN)/.installed
 	$(BIN)/reko stack
 
-# The default suite (unit, integration, end-to-end); `.ci/run` runs exactly this.
-test: $(BIN)/.installed
+# Static checks, configured in pyproject.toml.
+lint: $(BIN)/.installed
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy shared services
+
+# The static checks, then the default suite (unit, integration, end-to-end); `.ci/run` runs exactly this.
+test: lint
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
 # Everything, including the suites marked slow.
-test-all: $(BIN)/.installed
+test-all: lint
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 bench: $(BIN)/.installed
 	$(BIN)/python -m bench.throughput
 
 clean:
-	rm -rf $(VENV) .reko .pytest_cache .hypothesis stack.json
+	rm -rf $(VENV) .reko .pytest_cache .hypothesis .mypy_cache .ruff_cache stack.json

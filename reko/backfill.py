@@ -182,7 +182,7 @@ async def backfill_events(
             if rejects is not None:
                 rejects.writelines(
                     _reject_line(event, outcome)
-                    for event, outcome in zip(chunk, outcomes)
+                    for event, outcome in zip(chunk, outcomes, strict=True)
                     if outcome.status is SubmissionStatus.REJECTED
                 )
             if on_progress is not None:

@@ -8,7 +8,7 @@ import signal
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated
 
 import typer
 
@@ -33,8 +33,8 @@ def _wait_for_interrupt() -> None:
 def stack(
     clock: Annotated[str, typer.Option(help="'system', 'fixed:<ISO time>' or 'simulated:<ISO time>*<speed>'")] = "system",
     state_file: Annotated[Path, typer.Option(help="Where to write the JSON naming servers and URLs")] = Path("stack.json"),
-    kafka: Annotated[Optional[str], typer.Option(help="Use this broker instead of the embedded one")] = None,
-    database_url: Annotated[Optional[str], typer.Option(help="Use this PostgreSQL server instead of the embedded one")] = None,
+    kafka: Annotated[str | None, typer.Option(help="Use this broker instead of the embedded one")] = None,
+    database_url: Annotated[str | None, typer.Option(help="Use this PostgreSQL server instead of the embedded one")] = None,
     log_dir: Annotated[Path, typer.Option()] = Path(".reko/logs"),
 ) -> None:
     """Start broker, database and the four services (no feed) until Ctrl-C."""
@@ -55,8 +55,8 @@ def stack(
 def publish(
     file: Annotated[Path, typer.Argument(help="CloudEvents, one JSON object per line")],
     state_file: Annotated[Path, typer.Option(help="The JSON file `reko stack` wrote")] = Path("stack.json"),
-    bootstrap_servers: Annotated[Optional[str], typer.Option(help="Overrides the state file")] = None,
-    topic: Annotated[Optional[str], typer.Option(help="Overrides the state file")] = None,
+    bootstrap_servers: Annotated[str | None, typer.Option(help="Overrides the state file")] = None,
+    topic: Annotated[str | None, typer.Option(help="Overrides the state file")] = None,
 ) -> None:
     """Publish the lines of FILE to the certificate topic as they are, without validating them."""
     from reko.publish import publish_lines, read_lines
@@ -74,9 +74,9 @@ def publish(
 def backfill(
     file: Annotated[str, typer.Argument(help="CloudEvents as JSON Lines or one JSON array; '-' reads standard input")],
     state_file: Annotated[Path, typer.Option(help="The JSON file `reko stack` wrote")] = Path("stack.json"),
-    bootstrap_servers: Annotated[Optional[str], typer.Option(help="Overrides the state file")] = None,
-    topic_prefix: Annotated[Optional[str], typer.Option(help="Overrides the state file")] = None,
-    rejects: Annotated[Optional[Path], typer.Option(help="Write index, error class and reason of each rejected event here (JSON Lines)")] = None,
+    bootstrap_servers: Annotated[str | None, typer.Option(help="Overrides the state file")] = None,
+    topic_prefix: Annotated[str | None, typer.Option(help="Overrides the state file")] = None,
+    rejects: Annotated[Path | None, typer.Option(help="Write index, error class and reason of each rejected event here (JSON Lines)")] = None,
     chunk_size: Annotated[int, typer.Option(min=1, max=5000, help="Events sent and acknowledged together")] = 500,
     acks: Annotated[str, typer.Option(help="'1' or 'all' (a region's Kafka: all)")] = "1",
 ) -> None:
@@ -95,7 +95,7 @@ def backfill(
         raise typer.BadParameter(f"no such file: {file}", param_hint="FILE")
     topics = Topics(prefix=topic_prefix if topic_prefix is not None else topic_prefix_from_state(state))
     raise typer.Exit(
-        run_backfill(source, bootstrap_servers=servers, topics=topics, acks=acks, chunk_size=chunk_size, rejects_path=rejects)  # type: ignore[arg-type]
+        run_backfill(source, bootstrap_servers=servers, topics=topics, acks=acks, chunk_size=chunk_size, rejects_path=rejects)  # type: ignore[arg-type]  # why: acks is checked to be '1' or 'all' above
     )
 
 
@@ -106,7 +106,7 @@ def demo(
     speed_days_per_second: Annotated[float, typer.Option(help="Simulated days per real second")] = 1.0,
     days: Annotated[int, typer.Option(help="Days the feed's signing dates spread over, from 2026-01-01")] = 180,
     log_dir: Annotated[Path, typer.Option()] = Path(".reko/logs"),
-    duration: Annotated[Optional[float], typer.Option(help="Stop after this many real seconds (default: at Ctrl-C)")] = None,
+    duration: Annotated[float | None, typer.Option(help="Stop after this many real seconds (default: at Ctrl-C)")] = None,
 ) -> None:
     """Start everything on a fast simulated clock, publish the synthetic feed as time passes, and show alerts and counts."""
     from reko.demo import DemoSettings, run_demo
@@ -124,11 +124,11 @@ def demo(
 @app.command()
 def token(
     sub: Annotated[str, typer.Option(help="The user's HSA id (the token's subject)")],
-    role: Annotated[list[str], typer.Option(help="REHABKOORDINATOR, LAKARE, REGIONKONTOR or CERTIFICATE_SOURCE; repeatable")] = [],  # noqa: B006
-    unit: Annotated[list[str], typer.Option(help="A care-unit HSA id the user acts for; repeatable")] = [],  # noqa: B006
+    role: Annotated[list[str], typer.Option(help="REHABKOORDINATOR, LAKARE, REGIONKONTOR or CERTIFICATE_SOURCE; repeatable")] = [],  # noqa: B006 - Typer passes its own list; the default is never changed
+    unit: Annotated[list[str], typer.Option(help="A care-unit HSA id the user acts for; repeatable")] = [],  # noqa: B006 - Typer passes its own list; the default is never changed
     ttl: Annotated[str, typer.Option(help="Lifetime: seconds, or a number with s, m, h or d")] = "8h",
-    name: Annotated[Optional[str], typer.Option(help="The user's name, for the access log")] = None,
-    secret: Annotated[Optional[str], typer.Option(help="The HS256 secret (default: the state file's)")] = None,
+    name: Annotated[str | None, typer.Option(help="The user's name, for the access log")] = None,
+    secret: Annotated[str | None, typer.Option(help="The HS256 secret (default: the state file's)")] = None,
     state_file: Annotated[Path, typer.Option(help="The JSON file `reko stack` wrote")] = Path("stack.json"),
 ) -> None:
     """Print a development bearer token for the services' HTTP APIs."""
@@ -175,7 +175,7 @@ def what_if(
             "signed data objects or whole signed and revoked CloudEvents",
         ),
     ],
-    on: Annotated[Optional[datetime], typer.Option(formats=["%Y-%m-%d"], help="The date to answer for (default: today in Stockholm)")] = None,
+    on: Annotated[datetime | None, typer.Option(formats=["%Y-%m-%d"], help="The date to answer for (default: today in Stockholm)")] = None,
 ) -> None:
     """Show the cases and milestones the rules give for FILE's certificates on a date. Publishes nothing; needs no broker or database."""
     from rich.console import Console
@@ -199,7 +199,14 @@ def what_if(
     for case in answer.cases:
         period = f"{case.start.isoformat()} – {case.end.isoformat()}"
         rows = [
-            (m.kind.value, m.due_date.isoformat(), m.status.value, str(m.chain_day), f"{m.offset} ({', '.join(m.earlier_case_ids) or '–'})", m.legal_reference)
+            (
+                m.kind.value,
+                m.due_date.isoformat(),
+                m.status.value,
+                str(m.chain_day),
+                f"{m.offset} ({', '.join(m.earlier_case_ids) or '–'})",
+                m.legal_reference,
+            )
             for m in case.milestones
         ] or [("–", "", "", "", "", "")]
         for row in rows:

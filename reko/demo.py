@@ -193,7 +193,7 @@ class Demo:
         if units:
             hsa_ids = sorted(self.feed.units)
             answers = await asyncio.gather(*(self._get(http, "notifications", f"/units/{hsa}/alerts") for hsa in hsa_ids))
-            for hsa, answer in zip(hsa_ids, answers):
+            for hsa, answer in zip(hsa_ids, answers, strict=True):
                 if answer is not None:
                     self.view.unit_alerts[hsa] = answer.json()
 
@@ -413,8 +413,7 @@ class Demo:
         ]
         by_kind = Counter(a["kind"] for a in all_alerts)
         by_kind_open = Counter(a["kind"] for a in all_alerts if a["state"] == "OPEN")
-        for kind in sorted(by_kind):
-            lines.append(f"    {kind:<22} {by_kind[kind]:>5} (open {by_kind_open[kind]})")
+        lines.extend(f"    {kind:<22} {by_kind[kind]:>5} (open {by_kind_open[kind]})" for kind in sorted(by_kind))
         by_status = Counter(a["milestoneStatus"] for a in all_alerts if a.get("milestoneStatus"))
         if by_status:
             lines.append("  milestone status: " + ", ".join(f"{status} {n}" for status, n in sorted(by_status.items())))
@@ -427,9 +426,11 @@ class Demo:
             unknown = sum(row["bySex"].get("UNKNOWN", 0) for row in view.ongoing)
             total = sum(row["total"] for row in view.ongoing)
             lines.append(f"  ongoing cases on {view.ongoing_day.isoformat()}: {total} (F {f}, M {m}, unknown {unknown})")
-            for row in sorted(view.ongoing, key=lambda r: self.unit_name(r["careUnitHsaId"])):
-                lines.append(f"    {self.unit_name(row['careUnitHsaId']):<36} F {row['bySex'].get('F', 0):>4}"
-                             f"  M {row['bySex'].get('M', 0):>4}  total {row['total']:>4}")
+            lines.extend(
+                f"    {self.unit_name(row['careUnitHsaId']):<36} F {row['bySex'].get('F', 0):>4}"
+                f"  M {row['bySex'].get('M', 0):>4}  total {row['total']:>4}"
+                for row in sorted(view.ongoing, key=lambda r: self.unit_name(r["careUnitHsaId"]))
+            )
         return "\n".join(lines)
 
 
@@ -457,7 +458,8 @@ def run_demo(settings: DemoSettings) -> int:
     console.print(
         f"reko demo: {feed.signed_total} certificates from {settings.patients} synthetic patients over {settings.days} days"
         f" (seed {settings.seed}); starting broker, database and services, logs in {settings.log_dir}/ ...",
-        markup=False, highlight=False,
+        markup=False,
+        highlight=False,
     )
     stack = Stack(StackSettings(clock=clock_spec, log_dir=settings.log_dir))
     previous_term = signal.signal(signal.SIGTERM, _raise_interrupt)
@@ -475,7 +477,10 @@ def run_demo(settings: DemoSettings) -> int:
         kafka_log.addHandler(logging.FileHandler(settings.log_dir / "demo.log", delay=True))
         kafka_log.propagate = False
         demo = Demo(
-            settings, clock, anchor, feed,
+            settings,
+            clock,
+            anchor,
+            feed,
             services={name: service.base_url for name, service in stack.services.items()},
             bootstrap_servers=stack.bootstrap_servers,
             topic=stack.topics.name(stack.topics.certificates),

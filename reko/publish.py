@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from aiokafka import AIOKafkaProducer
 
@@ -35,5 +36,5 @@ async def publish_lines(bootstrap_servers: str, topic: str, lines: Iterable[byte
     return len(futures)
 
 
-async def publish_events(bootstrap_servers: str, topic: str, events: Iterable[dict]) -> int:  # type: ignore[type-arg]
+async def publish_events(bootstrap_servers: str, topic: str, events: Iterable[dict[str, Any]]) -> int:
     return await publish_lines(bootstrap_servers, topic, (json.dumps(event, ensure_ascii=False).encode() for event in events))

@@ -12,7 +12,7 @@ The token itself is never logged, echoed or stored.
 # No `from __future__ import annotations`: FastAPI must resolve the dependencies that the
 # factories below build from the annotations of their closures.
 from collections.abc import Awaitable, Callable, Iterable
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -224,7 +224,7 @@ def issue_token(
     key = signing_key if signing_key is not None else settings.jwt_secret.get_secret_value()
     if not key:
         raise ValueError("no key to sign with: set a jwt_secret or pass signing_key")
-    issued = now or datetime.now(timezone.utc)
+    issued = now or datetime.now(UTC)
     claims: dict[str, Any] = {
         "iss": settings.issuer,
         "aud": settings.audience,

@@ -200,7 +200,7 @@ class BatchConsumer(Generic[EventT]):
                 log.warning("batch retrying after a transient failure", consumer=self.name, error=type(problem).__name__, backoff=backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, self._max_backoff_seconds)
-            except Exception as problem:  # noqa: BLE001 - any other failure is isolated, never skipped
+            except Exception as problem:
                 if len(items) > 1:
                     log.warning("batch failed; isolating the failing record", consumer=self.name, error=type(problem).__name__, size=len(items))
                     for item in items:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 
 from aiokafka import AIOKafkaProducer
@@ -19,10 +20,8 @@ async def ensure_topics(bootstrap_servers: str, names: Iterable[str], *, partiti
         existing = set(await admin.list_topics())
         missing = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in dict.fromkeys(names) if name not in existing]
         if missing:
-            try:
+            with contextlib.suppress(TopicAlreadyExistsError):  # another instance created it between our look and our request
                 await admin.create_topics(missing)
-            except TopicAlreadyExistsError:
-                pass  # another instance created it between our look and our request
     finally:
         await admin.close()
 

@@ -6,6 +6,7 @@ import logging
 import re
 import sys
 import time
+from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 import structlog
@@ -46,9 +47,10 @@ def _redact(value: Any) -> Any:
     return value
 
 
-def redact_personnummer(_logger: Any, _method: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+def redact_personnummer(_logger: Any, _method: str, event_dict: MutableMapping[str, Any]) -> Mapping[str, Any]:
     """Last processor before rendering: masks anything shaped like a personnummer, exceptions included."""
-    return _redact(event_dict)
+    redacted: Mapping[str, Any] = _redact(event_dict)
+    return redacted
 
 
 class RepeatedRecordLimiter(logging.Filter):

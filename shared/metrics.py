@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram
 
@@ -13,7 +14,8 @@ class ServiceMetrics:
     registry: CollectorRegistry = field(default_factory=CollectorRegistry)
 
     def __post_init__(self) -> None:
-        labels = {"registry": self.registry}
+        # Any: spread as `**labels`, a dict typed by its one value would be checked against every keyword of each metric.
+        labels: dict[str, Any] = {"registry": self.registry}
         self.consumed = Counter("reko_events_consumed_total", "Records received from a topic.", ["topic"], **labels)
         self.deduplicated = Counter(
             "reko_events_deduplicated_total", "Records skipped because their event id was already applied.", ["topic"], **labels

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -211,10 +212,8 @@ class OutboxRelay:
                     backoff = 0.1
                     if sent < self._batch_size:
                         self._wake.clear()
-                        try:
+                        with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
-                        except TimeoutError:
-                            pass
                 except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, TimeoutError) as problem:
                     self._metrics.transient_failures.labels(stage="relay").inc()
                     log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200], backoff=backoff)
@@ -225,7 +224,8 @@ class OutboxRelay:
                         listener = None
                     await asyncio.sleep(backoff)
                     backoff = min(backoff * 2, 5.0)
-                except Exception as problem:  # noqa: BLE001 - the relay must outlive any surprise, loudly
+                except Exception as problem:
+                    # The relay must outlive any surprise, loudly: a dead relay publishes nothing more.
                     self._metrics.transient_failures.labels(stage="relay").inc()
                     log.exception("outbox relay failed unexpectedly; retrying", error=type(problem).__name__, backoff=backoff)
                     await self._drop_producer()
@@ -237,22 +237,18 @@ class OutboxRelay:
             await self._drop_producer()
 
     async def _release(self, listener: asyncpg.Connection) -> None:
-        try:
+        # The connection may already be gone; either step may then raise.
+        with contextlib.suppress(Exception):
             await listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
-        except Exception:  # noqa: BLE001 - the connection may already be gone
-            pass
-        try:
+        with contextlib.suppress(Exception):
             await self._pool.release(listener)
-        except Exception:  # noqa: BLE001
-            pass
 
     async def _drop_producer(self) -> None:
         producer, self._producer, self.connected = self._producer, None, False
         if producer is not None:
-            try:
+            # Stopping a broken producer may raise.
+            with contextlib.suppress(Exception):
                 await producer.stop()
-            except Exception:  # noqa: BLE001 - stopping a broken producer may raise
-                pass
 
     async def publish_pending(self) -> int:
         assert self._producer is not None

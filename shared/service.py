@@ -10,7 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
-from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -36,12 +36,12 @@ from shared.settings import ServiceSettings
 
 log = structlog.get_logger("service")
 
-BackgroundTask = Callable[["ServiceRuntime"], Awaitable[None]]
+BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 
 
 async def _no_decode(_message: Any) -> None:
     """Records reach the handler as raw bytes; our own decode step classifies bad input."""
-    return None
+    return
 
 
 def _with_text_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
@@ -78,7 +78,7 @@ class SubscribedBatchConsumer(BatchConsumer[EventT]):
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
         try:
             await self.process(records)
-        except Exception as problem:  # noqa: BLE001 - never commit past a batch that was not applied
+        except Exception as problem:
             log.exception("batch not applied; it will be fetched again", consumer=self.name, error=type(problem).__name__)
             await asyncio.sleep(self._runtime.settings.consumer_failure_pause_seconds)
             # Rewinds every partition of the batch to its first record (FastStream >= 0.7.8).
@@ -147,7 +147,8 @@ class ServiceRuntime:
             name=f"{self.name}:{topic}",
             # Subscribers are registered before the pool exists, so the runtime hands out
             # connections from whatever pool it holds when a batch arrives.
-            pool=self,  # type: ignore[arg-type]
+            # The runtime stands in for the pool: it has `acquire()`, all the consumer uses of one.
+            pool=self,
             decode=decode,
             apply=apply,
             dead_letter_topic=self.settings.topics.dead_letter(topic),
@@ -185,7 +186,7 @@ class ServiceRuntime:
 
     def asyncapi(self) -> dict[str, Any]:
         specification = AsyncAPI(self.broker, title=f"reko {self.name}", version="1.0.0", description=self.description)
-        return specification.to_specification().to_jsonable()  # type: ignore[no-any-return]
+        return specification.to_specification().to_jsonable()  # type: ignore[no-any-return]  # why: FastStream types the JSON document as Any
 
     # --- lifecycle -----------------------------------------------------------------------------
 
@@ -205,8 +206,8 @@ class ServiceRuntime:
         finally:
             log.info("service stopping")
             await self.broker.stop()
-            for task in self._tasks:
-                task.cancel()
+            for running in self._tasks:
+                running.cancel()
             await asyncio.gather(*self._tasks, return_exceptions=True)
             self._tasks.clear()
             await self._pool.close()

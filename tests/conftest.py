@@ -10,9 +10,14 @@ from __future__ import annotations
 import contextlib
 import os
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+
+if TYPE_CHECKING:
+    from reko.stack import Stack
 
 
 def _docker_answers() -> bool:
@@ -80,7 +85,7 @@ def unique_name() -> str:
 
 
 @pytest.fixture
-def stack_factory(kafka_bootstrap: str, postgres_server_url: str, unique_name: str, tmp_path):  # type: ignore[no-untyped-def]
+def stack_factory(kafka_bootstrap: str, postgres_server_url: str, unique_name: str, tmp_path: Path) -> Iterator[Callable[..., Stack]]:
     """Start the four services as processes on the shared broker and a fresh database."""
     from reko.stack import Stack, StackSettings
 

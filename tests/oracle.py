@@ -61,7 +61,9 @@ def expected_risk_flags(events: list[dict[str, Any]], *, pseudonym_key: str, max
     return flags
 
 
-def expected_milestones(cases: dict[str, SickLeaveCaseChanged], today: date, rules: RehabkedjaRules = RehabkedjaRules()) -> dict[tuple[str, str], Any]:
+def expected_milestones(
+    cases: dict[str, SickLeaveCaseChanged], today: date, rules: RehabkedjaRules = RehabkedjaRules()
+) -> dict[tuple[str, str], Any]:
     by_patient: dict[str, list[ChainCase]] = defaultdict(list)
     for case in cases.values():
         by_patient[case.patient_pseudonym].append(ChainCase(case_id=case.case_id, start=case.start, end=case.end, certificates=case.certificates))

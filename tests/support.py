@@ -49,7 +49,7 @@ async def _partitions(consumer: AIOKafkaConsumer, topic: str) -> list[TopicParti
     return [TopicPartition(topic, partition) for partition in sorted(partitions or ())]
 
 
-async def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 30.0) -> list[Record]:
+async def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 30.0) -> list[Record]:  # noqa: ASYNC109 - a deadline between fetches, so no caller needs to wrap it
     """Every record now in `topic`, partition by partition in offset order.
 
     The end of each partition is the high-water mark of the fetch responses: Tansu answers
@@ -86,7 +86,9 @@ def read_events(stack: Stack, topic: str) -> list[dict[str, Any]]:
     return [record.json() for record in asyncio.run(read_topic(stack.bootstrap_servers, stack.topics.name(topic)))]
 
 
-def latest_by(events: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any], order: Callable[[dict[str, Any]], Any]) -> dict[Any, dict[str, Any]]:
+def latest_by(
+    events: list[dict[str, Any]], key: Callable[[dict[str, Any]], Any], order: Callable[[dict[str, Any]], Any]
+) -> dict[Any, dict[str, Any]]:
     """The newest `data` per key, newest by `order` (e.g. a revision), whatever the topic order."""
     latest: dict[Any, dict[str, Any]] = {}
     for event in events:
@@ -242,9 +244,7 @@ def revoked_event(event_id: str, certificate_id: str, *, revoked_at: str) -> dic
     }
 
 
-def employed_case_event(
-    case_id: str, patient: str, start: date, end: date, *, revision: int = 1, event_count: int = 1
-) -> SickLeaveCaseChanged:
+def employed_case_event(case_id: str, patient: str, start: date, end: date, *, revision: int = 1, event_count: int = 1) -> SickLeaveCaseChanged:
     """A case event of one fully covered certificate (id = case id) for an employed woman at unit 1001."""
     return SickLeaveCaseChanged(
         case_id=case_id,

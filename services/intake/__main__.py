@@ -6,7 +6,7 @@ from shared.service import serve
 
 
 def main() -> None:
-    settings = IntakeSettings()  # type: ignore[call-arg]
+    settings = IntakeSettings()
     serve(create_app(settings), settings)
 
 

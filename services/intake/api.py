@@ -308,12 +308,12 @@ def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIR
         on: Annotated[date | None, Query(description="Default: today in Stockholm on the service clock")] = None,
         min_days: Annotated[int | None, Query(ge=0)] = None,
         max_days: Annotated[int | None, Query(ge=0)] = None,
-        diagnosis_chapter: Annotated[list[str], Query(description="Chapter ids such as F00-F99")] = [],  # noqa: B006
+        diagnosis_chapter: Annotated[list[str], Query(description="Chapter ids such as F00-F99")] = [],  # noqa: B006 - FastAPI hands each request a copy of the default
         min_age: Annotated[int | None, Query(ge=0, le=150)] = None,
         max_age: Annotated[int | None, Query(ge=0, le=150)] = None,
-        degree: Annotated[list[int], Query(description="25, 50, 75 or 100, on the date")] = [],  # noqa: B006
-        occupation: Annotated[list[Occupation], Query()] = [],  # noqa: B006
-        doctor: Annotated[list[str], Query(description="Doctor HSA ids (of the latest certificate)")] = [],  # noqa: B006
+        degree: Annotated[list[int], Query(description="25, 50, 75 or 100, on the date")] = [],  # noqa: B006 - FastAPI hands each request a copy of the default
+        occupation: Annotated[list[Occupation], Query()] = [],  # noqa: B006 - FastAPI hands each request a copy of the default
+        doctor: Annotated[list[str], Query(description="Doctor HSA ids (of the latest certificate)")] = [],  # noqa: B006 - FastAPI hands each request a copy of the default
     ) -> UnitCases:
         """The unit's cases ongoing on `on`: all of them for a coordinator, a doctor's own for a doctor."""
         try:

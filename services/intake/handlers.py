@@ -16,13 +16,13 @@ from services.intake.settings import IntakeSettings
 from services.intake.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 from shared.consumer import ApplyContext, BadEvent, Incoming
 from shared.contracts.cases import CASE_CHANGED_TYPE, SickLeaveCaseChanged
-from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
 from shared.contracts.certificates import (
     BadCertificateEvent,
     CertificateRevoked,
     CertificateSigned,
     parse_certificate_event,
 )
+from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
 from shared.personnummer import parse_personnummer
 from shared.service import ServiceRuntime
 

@@ -176,7 +176,7 @@ class CertificateSubmitter:
             raise ValueError("one index per event")
         classified = [
             classify_certificate_event(index, raw, max_record_bytes=self._max_record_bytes)
-            for index, raw in zip(positions, events)
+            for index, raw in zip(positions, events, strict=True)
         ]
         await self._send_all([self._record_for(outcome, value) for outcome, value in classified])
         return [outcome for outcome, _ in classified]

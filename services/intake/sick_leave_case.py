@@ -104,7 +104,7 @@ class SickLeaveCase(BaseModel):
         )
         change_days = [day for day in change_days if day <= self.end]
         spans: list[tuple[date, date, int]] = []
-        for first_day, next_change in zip(change_days, [*change_days[1:], self.end + ONE_DAY]):
+        for first_day, next_change in zip(change_days, [*change_days[1:], self.end + ONE_DAY], strict=True):
             degree = self.current_degree_on(first_day)
             last_day = next_change - ONE_DAY
             if degree is None:
@@ -232,5 +232,5 @@ def age_band_spans(birth_date: date, start: date, end: date) -> tuple[tuple[date
     change_days = [start, *(day for day in band_starts if start < day <= end)]
     return tuple(
         (first_day, next_change - ONE_DAY, age_band(age_on(birth_date, first_day)))
-        for first_day, next_change in zip(change_days, [*change_days[1:], end + ONE_DAY])
+        for first_day, next_change in zip(change_days, [*change_days[1:], end + ONE_DAY], strict=True)
     )

@@ -48,7 +48,7 @@ def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, depend
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 patient = await repository.patient_of_case(conn, case_id)
                 cases = (await repository.cases_by_patient(conn, [patient]))[patient] if patient else []
-                published = (await repository.published_milestones_by_patient(conn, [patient]))[patient] if patient else []
+                published = (await repository.published_milestones_by_patient(conn, [patient]))[patient] if patient else {}
                 fallback_gap = what_if.what_if_gap(await repository.last_case_gap(conn), settings.max_gap)
             asked = next((case for case in cases if case.case_id == case_id), None)
             if patient is None or asked is None or not user.acts_for(asked.care_unit_hsa_id):

@@ -6,17 +6,18 @@ the dead-letter topic with the reason that `describe_validation_error` gives.
 
 from __future__ import annotations
 
+import itertools
 import re
-from datetime import date, datetime
+from datetime import date
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 from zoneinfo import ZoneInfo
 
 from pydantic import (
     AfterValidator,
-    BeforeValidator,
     AwareDatetime,
     BaseModel,
+    BeforeValidator,
     ConfigDict,
     Field,
     StrictBool,
@@ -202,7 +203,7 @@ class SignedCertificate(_Contract):
         if len(set(degrees)) != len(degrees):
             raise ValueError("each degree may occur at most once")
         ordered = sorted(periods, key=lambda period: period.start)
-        for earlier, later in zip(ordered, ordered[1:]):
+        for earlier, later in itertools.pairwise(ordered):
             if later.start <= earlier.end:
                 raise ValueError("periods overlap")
         return periods

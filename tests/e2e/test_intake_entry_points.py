@@ -38,7 +38,9 @@ def test_events_posted_over_http_become_cases_a_coordinator_can_inspect(stack_fa
     )
     withdrawn = signed_event("e-3", "c-3", person_id=WOMAN, periods=[("2026-06-16", "2026-06-30", 25)], signed_at="2026-05-10T09:00:00+02:00")
     revocation = revoked_event("e-4", "c-3", revoked_at="2026-05-11T09:00:00+02:00")
-    wrong_luhn = signed_event("e-5", "c-5", person_id="198001249287", periods=[("2026-05-01", "2026-05-10", 100)], signed_at="2026-05-01T09:00:00+02:00")
+    wrong_luhn = signed_event(
+        "e-5", "c-5", person_id="198001249287", periods=[("2026-05-01", "2026-05-10", 100)], signed_at="2026-05-01T09:00:00+02:00"
+    )
     batch = [revocation, first, renewal, withdrawn, wrong_luhn]
 
     with httpx.Client(base_url=intake, timeout=30) as client:
@@ -64,7 +66,9 @@ def test_events_posted_over_http_become_cases_a_coordinator_can_inspect(stack_fa
         # F43.8A (3) + PROGNOS_OKLAR (2) + full-time first period (1) + LONG_CASE, 76 days (1) = 7: VERY_HIGH.
         risk = listed.json()["cases"][0]["risk"]
         assert (risk["level"], risk["score"], [reason["code"] for reason in risk["reasons"]]) == (
-            "VERY_HIGH", 7, ["DX_PSYCH", "FULL_TIME_START", "LONG_CASE", "PROGNOSIS_POOR"],
+            "VERY_HIGH",
+            7,
+            ["DX_PSYCH", "FULL_TIME_START", "LONG_CASE", "PROGNOSIS_POOR"],
         )
         assert client.get(f"/units/{UNIT}/cases", headers=elsewhere).status_code == 403
         assert client.get(f"/units/{UNIT}/cases", params={"on": "2026-05-15", "min_days": 90}, headers=coordinator).json()["count"] == 0
@@ -78,7 +82,9 @@ def test_events_posted_over_http_become_cases_a_coordinator_can_inspect(stack_fa
 
     flags = [event["data"] for event in read_events(stack, stack.topics.risk_flags)]
     assert [(flag["caseId"], flag["level"], flag["reasonCodes"]) for flag in flags][-1] == (
-        "c-1", "VERY_HIGH", ["DX_PSYCH", "FULL_TIME_START", "LONG_CASE", "PROGNOSIS_POOR"],
+        "c-1",
+        "VERY_HIGH",
+        ["DX_PSYCH", "FULL_TIME_START", "LONG_CASE", "PROGNOSIS_POOR"],
     )
 
     # The unit's coordinators are told: one open risk alert for the case.
@@ -92,17 +98,27 @@ def test_a_backfill_file_sent_with_the_command_becomes_cases(stack_factory, tmp_
     state_file = tmp_path / "stack.json"
     stack.write_state(state_file)
     history = [
-        signed_event("b-1", "m-1", person_id=MAN, periods=[("2026-01-05", "2026-01-25", 100)], signed_at="2026-01-05T09:00:00+01:00",
-                     diagnosis="M54.5"),
-        signed_event("b-2", "m-2", person_id=MAN, periods=[("2026-01-28", "2026-02-20", 50)], signed_at="2026-01-26T09:00:00+01:00",
-                     diagnosis="M54.5", relations=[("FRLANG", "m-1")]),
+        signed_event(
+            "b-1", "m-1", person_id=MAN, periods=[("2026-01-05", "2026-01-25", 100)], signed_at="2026-01-05T09:00:00+01:00", diagnosis="M54.5"
+        ),
+        signed_event(
+            "b-2",
+            "m-2",
+            person_id=MAN,
+            periods=[("2026-01-28", "2026-02-20", 50)],
+            signed_at="2026-01-26T09:00:00+01:00",
+            diagnosis="M54.5",
+            relations=[("FRLANG", "m-1")],
+        ),
     ]
     feed = tmp_path / "history.jsonl"
     feed.write_text("".join(json.dumps(event) + "\n" for event in history) + "not json\n")
 
     done = subprocess.run(
         [sys.executable, "-m", "reko.cli", "backfill", str(feed), "--state-file", str(state_file), "--rejects", str(tmp_path / "rejects.jsonl")],
-        capture_output=True, text=True, timeout=120,
+        capture_output=True,
+        text=True,
+        timeout=120,
     )
     assert done.returncode == 0, done.stderr
     assert MAN not in done.stdout + done.stderr

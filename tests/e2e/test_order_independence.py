@@ -6,6 +6,7 @@ import asyncio
 import copy
 import random
 import uuid
+from typing import TYPE_CHECKING
 
 import pytest
 
@@ -14,6 +15,9 @@ from reko.publish import publish_events
 from shared.contracts.cases import SickLeaveCaseChanged
 from tests.oracle import expected_cases, expected_risk_flags
 from tests.support import current_cases, latest_by, metric_value, read_events, read_topic, wait_for_quiet
+
+if TYPE_CHECKING:
+    from reko.stack import Stack
 
 pytestmark = pytest.mark.e2e
 
@@ -77,7 +81,7 @@ def _revocations_before_their_sign(feed: list[dict]) -> int:
     return early
 
 
-def _assert_every_vanished_case_names_its_successors(stack) -> None:  # type: ignore[no-untyped-def]
+def _assert_every_vanished_case_names_its_successors(stack: Stack) -> None:
     """A consumer that follows the stream alone can tell where every vanished case went."""
     events = [event["data"] for event in read_events(stack, stack.topics.cases)]
     alive: dict[str, bool] = {}
@@ -95,7 +99,7 @@ def _assert_every_vanished_case_names_its_successors(stack) -> None:  # type: ig
     assert existing == set(current_cases(stack))
 
 
-def _assert_the_last_risk_flag_of_every_case_is_the_rules(stack, events: list[dict]) -> None:  # type: ignore[no-untyped-def]
+def _assert_the_last_risk_flag_of_every_case_is_the_rules(stack: Stack, events: list[dict]) -> None:
     expected = expected_risk_flags(events, pseudonym_key=stack.settings.pseudonym_key)
     published = latest_by(read_events(stack, stack.topics.risk_flags), lambda data: data["caseId"], lambda data: data["revision"])
     flagged_now = {case_id: (flag["level"], tuple(flag["reasonCodes"])) for case_id, flag in published.items() if flag["flagged"]}

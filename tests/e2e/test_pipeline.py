@@ -13,9 +13,9 @@ from shared.logging import find_personnummer
 from tests.support import (
     MAN,
     WOMAN,
+    bearer,
     current_cases,
     current_milestones,
-    bearer,
     get_json,
     metric_value,
     read_topic,
@@ -119,13 +119,17 @@ BAD_INPUTS: list[tuple[str, bytes]] = [
     ("NotJson", b"this is not json"),
     ("NotCloudEvent", b"[1, 2, 3]"),
     ("NotCloudEvent", json.dumps({"id": "x", "type": "se.sickleave.certificate.signed.v1", "data": {}}).encode()),
-    ("UnknownEventType", json.dumps({**revoked_event("bad-4", "c", revoked_at="2026-05-01T10:00:00+02:00"), "type": "se.sickleave.certificate.sent.v1"}).encode()),
+    (
+        "UnknownEventType",
+        json.dumps({**revoked_event("bad-4", "c", revoked_at="2026-05-01T10:00:00+02:00"), "type": "se.sickleave.certificate.sent.v1"}).encode(),
+    ),
 ]
 
 
 def _bad_signed(event_id: str, **changes: object) -> bytes:
-    event = signed_event(event_id, f"bad-{event_id}", person_id=WOMAN, periods=[("2026-05-01", "2026-05-20", 100)],
-                         signed_at="2026-05-01T09:00:00+02:00")
+    event = signed_event(
+        event_id, f"bad-{event_id}", person_id=WOMAN, periods=[("2026-05-01", "2026-05-20", 100)], signed_at="2026-05-01T09:00:00+02:00"
+    )
     data = event["data"]
     for path, value in changes.items():
         target = data
@@ -143,10 +147,16 @@ BAD_INPUTS += [
     ("ContractViolation", _bad_signed("bad-5", certificateType=None)),
     ("InvalidPersonId", _bad_signed("bad-6", patient__personId="198001249287")),  # wrong Luhn digit
     ("InvalidPersonId", _bad_signed("bad-7", patient__personId="20300101-0008")),  # born after signing
-    ("ContractViolation", _bad_signed("bad-8", workCapacityPeriods=[
-        {"reductionPercent": 100, "from": "2026-05-01", "to": "2026-05-20"},
-        {"reductionPercent": 50, "from": "2026-05-15", "to": "2026-05-30"},
-    ])),
+    (
+        "ContractViolation",
+        _bad_signed(
+            "bad-8",
+            workCapacityPeriods=[
+                {"reductionPercent": 100, "from": "2026-05-01", "to": "2026-05-20"},
+                {"reductionPercent": 50, "from": "2026-05-15", "to": "2026-05-30"},
+            ],
+        ),
+    ),
     ("ContractViolation", _bad_signed("bad-9", diagnoses=[{"code": "123"}])),
     ("ContractViolation", _bad_signed("bad-10", prognosis={"code": "PROGNOS_OKLAR", "days": 30})),
 ]
@@ -154,13 +164,12 @@ BAD_INPUTS += [
 
 def test_bad_input_is_dead_lettered_with_its_reason_while_good_events_flow(stack_factory):
     stack = stack_factory(clock="fixed:2026-06-15T12:00:00+02:00")
-    good_before = signed_event("good-1", "g1", person_id=WOMAN, periods=[("2026-05-01", "2026-06-30", 100)],
-                               signed_at="2026-05-01T09:00:00+02:00")
-    good_after = signed_event("good-2", "g2", person_id=MAN, periods=[("2026-05-10", "2026-06-30", 100)],
-                              signed_at="2026-05-10T09:00:00+02:00")
+    good_before = signed_event("good-1", "g1", person_id=WOMAN, periods=[("2026-05-01", "2026-06-30", 100)], signed_at="2026-05-01T09:00:00+02:00")
+    good_after = signed_event("good-2", "g2", person_id=MAN, periods=[("2026-05-10", "2026-06-30", 100)], signed_at="2026-05-10T09:00:00+02:00")
     # Same certificate id as g1, other content: the first one stands and this one is rejected.
-    conflicting = signed_event("good-1-again", "g1", person_id=WOMAN, periods=[("2026-05-01", "2026-07-31", 100)],
-                               signed_at="2026-05-01T09:00:00+02:00")
+    conflicting = signed_event(
+        "good-1-again", "g1", person_id=WOMAN, periods=[("2026-05-01", "2026-07-31", 100)], signed_at="2026-05-01T09:00:00+02:00"
+    )
     lines = [json.dumps(good_before).encode(), *[raw for _, raw in BAD_INPUTS], json.dumps(conflicting).encode(), json.dumps(good_after).encode()]
     expected_classes = sorted([error_class for error_class, _ in BAD_INPUTS] + ["ConflictingResign"])
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
@@ -19,7 +19,7 @@ from shared.outbox import OutgoingRecord
 
 pytestmark = pytest.mark.integration
 
-CLOCK = FixedClock(datetime(2026, 5, 1, 12, tzinfo=timezone.utc))
+CLOCK = FixedClock(datetime(2026, 5, 1, 12, tzinfo=UTC))
 
 
 def record(offset: int, value: bytes, *, partition: int = 0) -> ConsumerRecord:

@@ -47,7 +47,7 @@ def dead_letter_topic(topics: Topics) -> str:
 def ingestion_app(bootstrap_servers: str, topics: Topics, **limits: Any) -> FastAPI:
     """Just the entry point, on a runtime that is never started (no database needed)."""
     settings = IntakeSettings(
-        kafka_bootstrap_servers=bootstrap_servers, topics=topics, pseudonym_key="not-used-here", **limits  # type: ignore[arg-type]
+        kafka_bootstrap_servers=bootstrap_servers, topics=topics, pseudonym_key="not-used-here", **limits  # type: ignore[arg-type]  # why: pydantic coerces the plain secret and the limits
     )
     runtime = ServiceRuntime("intake", settings, MIGRATIONS, description="intake entry point under test")
     app = FastAPI()
@@ -58,9 +58,8 @@ def ingestion_app(bootstrap_servers: str, topics: Topics, **limits: Any) -> Fast
 @contextlib.asynccontextmanager
 async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
     # The router's lifespan stops its producer; httpx's ASGI transport does not run lifespans.
-    async with app.router.lifespan_context(app):
-        async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
-            yield client
+    async with app.router.lifespan_context(app), httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as client:
+        yield client
 
 
 def signed(number: int, person_id: str = WOMAN) -> dict[str, Any]:
@@ -129,7 +128,11 @@ async def test_a_single_event_body_is_one_event(kafka_bootstrap, unique_name):
         response = await client.post("/certificate-events", content=event, headers={"content-type": "application/cloudevents+json"})
 
     assert response.status_code == 200
-    assert response.json() == {"accepted": 1, "rejected": 0, "results": [{"index": 0, "eventId": "e-1", "certificateId": "c-1", "status": "ACCEPTED"}]}
+    assert response.json() == {
+        "accepted": 1,
+        "rejected": 0,
+        "results": [{"index": 0, "eventId": "e-1", "certificateId": "c-1", "status": "ACCEPTED"}],
+    }
     [record] = await read(kafka_bootstrap, certificates_topic(topics))
     assert (record.key, record.value) == (b"c-1", event)
 
@@ -215,9 +218,7 @@ async def test_a_backfill_sends_every_valid_line_to_the_topic_and_the_bad_ones_t
         result = await backfill_file(stream, bootstrap_servers=kafka_bootstrap, topics=topics, chunk_size=64)
 
     assert result.exit_code == 0 and result.problem is None
-    assert (result.tally.accepted, dict(result.tally.rejected_by_class)) == (
-        valid_count, {"NotJson": 1, "NotCloudEvent": 1, "InvalidPersonId": 1}
-    )
+    assert (result.tally.accepted, dict(result.tally.rejected_by_class)) == (valid_count, {"NotJson": 1, "NotCloudEvent": 1, "InvalidPersonId": 1})
     assert len(await read(kafka_bootstrap, certificates_topic(topics))) == valid_count
     dead_letters = await read(kafka_bootstrap, dead_letter_topic(topics))
     assert sorted(record.headers["x-error-class"] for record in dead_letters) == ["InvalidPersonId", "NotCloudEvent", "NotJson"]
@@ -231,8 +232,18 @@ def test_the_backfill_command_prints_a_summary_without_any_personnummer(kafka_bo
 
     outcome = CliRunner().invoke(
         cli,
-        ["backfill", str(tmp_path / "feed.jsonl"), "--bootstrap-servers", kafka_bootstrap, "--topic-prefix", topics.prefix,
-         "--state-file", str(tmp_path / "no-stack.json"), "--rejects", str(rejects)],
+        [
+            "backfill",
+            str(tmp_path / "feed.jsonl"),
+            "--bootstrap-servers",
+            kafka_bootstrap,
+            "--topic-prefix",
+            topics.prefix,
+            "--state-file",
+            str(tmp_path / "no-stack.json"),
+            "--rejects",
+            str(rejects),
+        ],
     )
 
     assert outcome.exit_code == 0, outcome.output
@@ -250,8 +261,15 @@ def test_the_backfill_command_fails_when_the_broker_is_unreachable(tmp_path):
     (tmp_path / "feed.jsonl").write_bytes(encoded(signed(1)) + b"\n")
 
     outcome = CliRunner().invoke(
-        cli, ["backfill", str(tmp_path / "feed.jsonl"), "--bootstrap-servers", f"127.0.0.1:{free_port()}",
-              "--state-file", str(tmp_path / "no-stack.json")],
+        cli,
+        [
+            "backfill",
+            str(tmp_path / "feed.jsonl"),
+            "--bootstrap-servers",
+            f"127.0.0.1:{free_port()}",
+            "--state-file",
+            str(tmp_path / "no-stack.json"),
+        ],
     )
 
     assert outcome.exit_code != 0

@@ -38,8 +38,8 @@ DOCTOR_2 = "SE2321000000-2002"
 TODAY = date(2026, 3, 15)
 CLOCK = FixedClock(datetime.fromisoformat("2026-03-15T12:00:00+01:00"))
 SETTINGS = IntakeSettings(
-    pseudonym_key="test-pseudonym-key-not-secret",  # type: ignore[arg-type]
-    auth=AuthSettings(jwt_secret="test-jwt-secret-not-secret-but-long-enough"),  # type: ignore[arg-type]
+    pseudonym_key="test-pseudonym-key-not-secret",  # type: ignore[arg-type]  # why: pydantic makes the str a SecretStr
+    auth=AuthSettings(jwt_secret="test-jwt-secret-not-secret-but-long-enough"),  # type: ignore[arg-type]  # why: as above
 )
 
 
@@ -96,8 +96,23 @@ FEED = [
         "M1", MAN, [("2026-02-01", "2026-03-20", 50)], "2026-02-01T09:00:00+01:00", doctor=DOCTOR_2, diagnosis="M54.5", occupations=("ARBETSSOKANDE",)
     ),
     # a patient with protected identity, at both units
-    certificate("P2", PROTECTED, [("2025-06-01", "2025-06-30", 100)], "2025-06-01T09:00:00+02:00", unit=UNIT_B, diagnosis="F41.1", patient={"personId": PROTECTED, "protectedIdentity": True}),
-    certificate("P1", PROTECTED, [("2026-03-10", "2026-04-10", 100)], "2026-03-10T09:00:00+01:00", diagnosis="F41.1", patient={"personId": PROTECTED, "protectedIdentity": True}),
+    certificate(
+        "P2",
+        PROTECTED,
+        [("2025-06-01", "2025-06-30", 100)],
+        "2025-06-01T09:00:00+02:00",
+        unit=UNIT_B,
+        diagnosis="F41.1",
+        patient={"personId": PROTECTED, "protectedIdentity": True},
+    ),
+    certificate(
+        "P1",
+        PROTECTED,
+        [("2026-03-10", "2026-04-10", 100)],
+        "2026-03-10T09:00:00+01:00",
+        diagnosis="F41.1",
+        patient={"personId": PROTECTED, "protectedIdentity": True},
+    ),
     # a patient only unit B knows
     certificate("E1", ELSEWHERE, [("2026-03-01", "2026-03-31", 100)], "2026-03-01T09:00:00+01:00", unit=UNIT_B),
 ]
@@ -122,7 +137,9 @@ async def store_feed(conn: asyncpg.Connection, feed: list[dict[str, Any]]) -> No
     saved = []
     for history in await repository.patient_histories(conn, set(patients)):
         cases = assemble_sick_leave_cases(history.certificates, history.revoked_ids, max_gap=SETTINGS.max_gap)
-        snapshots = [case_snapshot(case, patient_pseudonym=history.patient_pseudonym, birth_date=history.birth_date, sex=history.sex) for case in cases]
+        snapshots = [
+            case_snapshot(case, patient_pseudonym=history.patient_pseudonym, birth_date=history.birth_date, sex=history.sex) for case in cases
+        ]
         saved.append((history.patient_pseudonym, snapshots, 1))
     await repository.save_cases(conn, saved)
 
@@ -148,7 +165,7 @@ async def intake_pool(postgres_server_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 def client_for(pool: asyncpg.Pool, settings: IntakeSettings = SETTINGS) -> httpx.AsyncClient:
     app = FastAPI()
-    app.include_router(inspection_router(RouterRuntime(pool, CLOCK), settings))  # type: ignore[arg-type]
+    app.include_router(inspection_router(RouterRuntime(pool, CLOCK), settings))  # type: ignore[arg-type]  # why: a stand-in with just the pool and clock the router uses
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
 
 
@@ -320,7 +337,7 @@ async def test_the_history_explains_every_certificate(intake_pool):
     body = response.json()
     assert (body["patientPseudonym"], body["sex"], body["age"], body["protectedIdentity"]) == (pseudonym_of(WOMAN), "F", 46, False)
     assert [(case["caseId"], case["careUnitHsaId"], case["ongoing"]) for case in body["cases"]] == [("W0", UNIT_B, False), ("W2", UNIT_A, True)]
-    assert [degree for degree in body["cases"][1]["degrees"]] == [
+    assert list(body["cases"][1]["degrees"]) == [
         {"start": "2026-03-01", "end": "2026-03-10", "degree": 100},
         {"start": "2026-03-11", "end": "2026-03-31", "degree": 50},
     ]

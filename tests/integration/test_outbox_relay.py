@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -26,7 +26,7 @@ async def test_the_relay_publishes_in_order_and_marks_rows_sent(platform_pool, k
     await ensure_topics(kafka_bootstrap, [topic])
     outbox = Outbox(source="urn:test")
     for sequence in range(120):
-        outbox.event(topic=topic, key="same-key", event_type="tick", time=datetime.now(timezone.utc), subject=None, data=Tick(sequence=sequence))
+        outbox.event(topic=topic, key="same-key", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
     async with platform_pool.acquire() as conn, conn.transaction():
         await outbox.write(conn)
     metrics = ServiceMetrics("test")
@@ -53,13 +53,13 @@ async def test_a_row_the_broker_refuses_for_good_is_recorded_and_the_rows_behind
     topic = f"{unique_name}.ticks"
     await ensure_topics(kafka_bootstrap, [topic])
     outbox = Outbox(source="urn:test")
-    outbox.event(topic=topic, key="k", event_type="tick", time=datetime.now(timezone.utc), subject=None, data=Tick(sequence=0))
+    outbox.event(topic=topic, key="k", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=0))
     async with platform_pool.acquire() as conn, conn.transaction():
         await outbox.write(conn)
         # Larger than aiokafka's max_request_size: no retry can ever send it.
         await conn.execute("INSERT INTO outbox (event_id, topic, key, value) VALUES ('too-large', $1, 'k', $2)", topic, b"x" * 2_000_000)
     later = Outbox(source="urn:test")
-    later.event(topic=topic, key="k", event_type="tick", time=datetime.now(timezone.utc), subject=None, data=Tick(sequence=1))
+    later.event(topic=topic, key="k", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=1))
     async with platform_pool.acquire() as conn, conn.transaction():
         await later.write(conn)
     metrics = ServiceMetrics("test")

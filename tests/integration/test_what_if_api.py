@@ -17,10 +17,10 @@ from services.milestones.api import what_if_router
 from services.milestones.app import MIGRATIONS
 from services.milestones.handlers import MilestoneTracker
 from services.milestones.settings import MilestonesSettings
+from shared.auth import AuthSettings, issue_token
 from shared.clock import STOCKHOLM, Clock, FixedClock
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
-from shared.auth import AuthSettings, issue_token
 from shared.outbox import Outbox
 from tests.support import MAN, WOMAN, employed_case_event, signed_event
 
@@ -56,7 +56,7 @@ async def anonymous(milestones_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncC
     runtime = RuntimeStandIn(milestones_pool, FixedClock(datetime.combine(TODAY, time(12), tzinfo=STOCKHOLM)))
     app = FastAPI()
     settings = MilestonesSettings(auth=AuthSettings(jwt_secret=SECRET))
-    app.include_router(what_if_router(runtime, settings))  # type: ignore[arg-type]
+    app.include_router(what_if_router(runtime, settings))  # type: ignore[arg-type]  # why: a stand-in with just the pool and clock the router uses
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://milestones") as http:
         yield http
 
@@ -64,7 +64,7 @@ async def anonymous(milestones_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncC
 @pytest.fixture
 async def client(anonymous: httpx.AsyncClient) -> AsyncIterator[httpx.AsyncClient]:
     anonymous.headers.update(COORDINATOR)
-    yield anonymous
+    return anonymous
 
 
 def signed(certificate_id: str, start: str, end: str, *, person_id: str = WOMAN) -> dict[str, Any]:
@@ -140,7 +140,9 @@ async def known_chain(pool: asyncpg.Pool) -> None:
     clock = FixedClock(datetime.combine(TODAY, time(12), tzinfo=STOCKHOLM))
     tracker = MilestoneTracker(MilestonesSettings(), "rehab.milestones.v1", clock)
     async with pool.acquire() as conn, conn.transaction():
-        patients = await repository.record_case_events(conn, [case_event("c1", date(2026, 1, 1), date(2026, 1, 31)), case_event("c2", date(2026, 3, 2), date(2026, 4, 30))])
+        patients = await repository.record_case_events(
+            conn, [case_event("c1", date(2026, 1, 1), date(2026, 1, 31)), case_event("c2", date(2026, 3, 2), date(2026, 4, 30))]
+        )
         outbox = Outbox(source="urn:reko:milestones")
         await tracker.evaluate(conn, outbox, patients)
         await outbox.write(conn)

@@ -53,7 +53,7 @@ async def milestones_pool(database_url: str) -> AsyncIterator[asyncpg.Pool]:
 @pytest.fixture
 async def client(milestones_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     app = FastAPI()
-    app.include_router(what_if_router(RuntimeStandIn(milestones_pool, CLOCK), SETTINGS))  # type: ignore[arg-type]
+    app.include_router(what_if_router(RuntimeStandIn(milestones_pool, CLOCK), SETTINGS))  # type: ignore[arg-type]  # why: the stand-in has what the router uses of a runtime
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://milestones", headers=COORDINATOR) as http:
         yield http
 
@@ -64,7 +64,7 @@ async def consume(pool: asyncpg.Pool, events: list[SickLeaveCaseChanged]) -> Non
     async with pool.acquire() as conn, conn.transaction():
         outbox = Outbox(source="urn:reko:milestones")
         context = ApplyContext(conn, outbox, CLOCK, "sickleave.cases.v1.dlq")
-        await tracker.apply_case_events(context, [Incoming(f"e-{n}", event, None) for n, event in enumerate(events)])  # type: ignore[arg-type]
+        await tracker.apply_case_events(context, [Incoming(f"e-{n}", event, None) for n, event in enumerate(events)])  # type: ignore[arg-type]  # why: a stand-in record is enough for the tracker
         await outbox.write(conn)
 
 

@@ -172,7 +172,7 @@ def test_removals_come_before_every_other_change():
     opened = case("c9", ("c9",), date(2026, 9, 1), date(2026, 9, 14))
     merged = case("c4", ("c4", "c5"), MARCH_1, date(2026, 3, 31))
     changes = case_changes(by_id(old_a, old_b), [opened, merged])
-    assert [c.change for c in changes][0] is CaseChange.REMOVED
+    assert changes[0].change is CaseChange.REMOVED
     assert summary(changes) == [
         ("c5", CaseStatus.REMOVED, CaseChange.REMOVED, (), ("c4",)),
         ("c9", CaseStatus.ACTIVE, CaseChange.OPENED, (), ()),

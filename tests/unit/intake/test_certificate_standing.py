@@ -167,7 +167,7 @@ def test_the_certificates_standing_counts_are_exactly_the_counting_certificates(
     history: tuple[list[Certificate], list[str]], max_gap: int
 ):
     certificates, revoked = history
-    revocations = {certificate_id: REVOKED_AT for certificate_id in revoked}
+    revocations = dict.fromkeys(revoked, REVOKED_AT)
     cases = assemble_sick_leave_cases(certificates, revoked, max_gap=max_gap)
 
     standings = certificate_standings(certificates, revocations, cases)

@@ -6,7 +6,7 @@ import asyncio
 import io
 import json
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -26,7 +26,7 @@ from shared.outbox import dead_letter_headers
 from shared.settings import Topics
 from tests.support import MAN, WOMAN, revoked_event, signed_event
 
-NOW = datetime(2026, 5, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 5, 1, 12, tzinfo=UTC)
 TOPICS = Topics(prefix="unit.")
 CERTIFICATES = "unit.sickleave.certificates.v1"
 DEAD_LETTERS = "unit.sickleave.certificates.v1.dlq"
@@ -58,7 +58,7 @@ class RecordingSender:
 
 
 def submitter(sender: RecordingSender, entry_point: str = "http") -> CertificateSubmitter:
-    return CertificateSubmitter(sender, topics=TOPICS, entry_point=entry_point, clock=FixedClock(NOW))  # type: ignore[arg-type]
+    return CertificateSubmitter(sender, topics=TOPICS, entry_point=entry_point, clock=FixedClock(NOW))  # type: ignore[arg-type]  # why: a recording sender stands in for the producer
 
 
 def encoded(event: dict[str, Any]) -> bytes:
@@ -151,7 +151,7 @@ async def test_invalid_events_go_to_the_dead_letter_topic_with_the_consumers_hea
 async def test_an_event_too_large_for_one_record_is_rejected_and_dead_lettered_without_its_value():
     sender = RecordingSender()
     large = signed("e-large", "c-large", padding="x" * 2000)
-    small_limit = CertificateSubmitter(sender, topics=TOPICS, entry_point="http", clock=FixedClock(NOW), max_record_bytes=1000)  # type: ignore[arg-type]
+    small_limit = CertificateSubmitter(sender, topics=TOPICS, entry_point="http", clock=FixedClock(NOW), max_record_bytes=1000)
 
     [outcome] = await small_limit.submit([encoded(large)])
 

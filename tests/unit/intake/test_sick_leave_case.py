@@ -1,3 +1,4 @@
+import itertools
 import random
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
@@ -124,7 +125,7 @@ def test_max_gap_ninety_joins_ninety_uncovered_days_but_not_ninety_one():
 
 @pytest.mark.parametrize("max_gap", [-1, 91])
 def test_max_gap_outside_zero_to_ninety_is_rejected(max_gap: int):
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="max_gap must be between 0 and 90 days"):
         assemble_sick_leave_cases([make_certificate("A")], [], max_gap=max_gap)
 
 
@@ -541,7 +542,7 @@ def test_two_different_certificates_with_the_same_id_are_rejected():
     first = make_certificate("A", [("2026-03-01", "2026-03-10", 100)])
     conflicting = make_certificate("A", [("2026-03-01", "2026-03-05", 50)])
 
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="two different certificates with id 'A'"):
         assemble_sick_leave_cases([first, conflicting], [])
 
 
@@ -662,7 +663,7 @@ def test_cases_do_not_depend_on_order_or_repetition(
     assert assemble_sick_leave_cases(reversed(with_duplicates), set(revoked), max_gap=max_gap) == expected
     counted = [certificate_id for case in expected for certificate_id in case.certificate_ids]
     assert sorted(counted) == sorted(c.certificate_id for c in counting_certificates(certificates, revoked))
-    for earlier, later in zip(expected, expected[1:]):
+    for earlier, later in itertools.pairwise(expected):
         assert (later.start - earlier.end).days - 1 > max_gap
     for case in expected:
         assert case.certified_days <= (case.end - case.start).days + 1

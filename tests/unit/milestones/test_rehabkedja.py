@@ -1,4 +1,4 @@
-from datetime import date, datetime, time, timezone
+from datetime import UTC, date, datetime, time
 
 from services.milestones.rehabkedja import (
     ChainCase,
@@ -314,7 +314,7 @@ def test_the_trigger_is_the_first_certificate_that_calls_for_the_plan_not_the_la
 def test_the_trigger_date_is_the_signing_date_in_stockholm():
     start = date(2026, 1, 1)
     oklar = certificate("c1", start, date(2026, 2, 14), prognosis_code="PROGNOS_OKLAR").model_copy(
-        update={"signed_at": datetime(2026, 2, 3, 23, 30, tzinfo=timezone.utc)}
+        update={"signed_at": datetime(2026, 2, 3, 23, 30, tzinfo=UTC)}
     )
     cases = [case("a", start, date(2026, 2, 14), oklar)]
     # 23:30 UTC on 3 Feb is 00:30 on 4 Feb in Stockholm

@@ -27,7 +27,13 @@ RULES = RehabkedjaRules()
 
 
 def signed_data(
-    certificate_id: str, start: str, end: str, *, person_id: str = WOMAN, signed_at: str | None = None, occupations: tuple[str, ...] = ("NUVARANDE_ARBETE",)
+    certificate_id: str,
+    start: str,
+    end: str,
+    *,
+    person_id: str = WOMAN,
+    signed_at: str | None = None,
+    occupations: tuple[str, ...] = ("NUVARANDE_ARBETE",),
 ) -> dict[str, Any]:
     return {
         "certificateId": certificate_id,
@@ -46,7 +52,14 @@ def signed_data(
 
 
 def cloud_event(data: dict[str, Any], event_type: str = "se.sickleave.certificate.signed.v1") -> dict[str, Any]:
-    return {"specversion": "1.0", "id": f"e-{data['certificateId']}", "source": "urn:test", "type": event_type, "time": "2026-03-02T09:00:00+01:00", "data": data}
+    return {
+        "specversion": "1.0",
+        "id": f"e-{data['certificateId']}",
+        "source": "urn:test",
+        "type": event_type,
+        "time": "2026-03-02T09:00:00+01:00",
+        "data": data,
+    }
 
 
 # c1: 1 Jan..31 Jan = 31 days. c2: 2 Mar..30 Apr = 30 + 30 = 60 days. 29 uncovered days between
@@ -63,7 +76,13 @@ def test_two_cases_of_one_chain_carry_the_offset_into_the_second_case_s_mileston
     result = answer_for_certificates(question(FIRST, RENEWAL), date(2026, 3, 15), RULES, max_gap=5)
 
     first, second = result.cases
-    assert (first.case_id, first.start, first.end, first.certified_days, first.certificate_ids) == ("c1", date(2026, 1, 1), date(2026, 1, 31), 31, ("c1",))
+    assert (first.case_id, first.start, first.end, first.certified_days, first.certificate_ids) == (
+        "c1",
+        date(2026, 1, 1),
+        date(2026, 1, 31),
+        31,
+        ("c1",),
+    )
     # c1 alone: 31 days, no prognosis, so no plan; day 90 = 31 Mar lies beyond 31 Jan + 14 days
     assert first.milestones == ()
     assert (second.case_id, second.certified_days) == ("c2", 60)
@@ -72,7 +91,12 @@ def test_two_cases_of_one_chain_carry_the_offset_into_the_second_case_s_mileston
     assert (plan.kind, plan.due_date, plan.status, plan.chain_day) == (MilestoneKind.RETURN_TO_WORK_PLAN, date(2026, 3, 2), MilestoneStatus.DUE, 32)
     assert plan.legal_reference == "SFB 30 kap. 6 §"
     # day 90: 2 Mar + (90 - 1 - 31) = 2 Mar + 58 days = 29 Apr, within 30 Apr + 14; 15 Mar is before it
-    assert (day_90.kind, day_90.due_date, day_90.status, day_90.chain_day) == (MilestoneKind.CHAIN_DAY_90, date(2026, 4, 29), MilestoneStatus.SCHEDULED, 90)
+    assert (day_90.kind, day_90.due_date, day_90.status, day_90.chain_day) == (
+        MilestoneKind.CHAIN_DAY_90,
+        date(2026, 4, 29),
+        MilestoneStatus.SCHEDULED,
+        90,
+    )
     assert (day_90.offset, day_90.earlier_case_ids) == (31, ("c1",))
     assert day_90.legal_reference == "SFB 27 kap. 46–49 §§, 51 §"
 
@@ -179,7 +203,7 @@ def test_certificates_that_are_no_case_yet_take_the_gap_of_the_last_case_event_a
     assert what_if_gap(None, 5) == 5
     assert what_if_gap(7, 5) == 7
     assert what_if_gap(0, 5) == 0
-    events = [case.model_copy(update={"max_gap": gap}) for case, gap in zip(cases_of_one_patient(*read_certificates([FIRST, RENEWAL]), max_gap=5), (7, None))]
+    events = [case.model_copy(update={"max_gap": gap}) for case, gap in zip(cases_of_one_patient(*read_certificates([FIRST, RENEWAL]), max_gap=5), (7, None), strict=True)]
     assert gap_named_last(events) == 7  # the last event came from an intake that did not say
     assert gap_named_last([]) is None
 

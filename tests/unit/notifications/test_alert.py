@@ -1,13 +1,13 @@
 """`alerts_for`: how a milestone event opens, updates or withdraws the alerts of its (case, kind), one per due date."""
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from services.notifications.alert import alerts_for, milestone_alert_id, tells_something_new, unit_coordinators
 from shared.contracts.alerts import AlertChanged, AlertState
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind, MilestoneStatus
 
-FIRST_SEEN = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+FIRST_SEEN = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LATER = FIRST_SEEN + timedelta(days=30)
 DUE_DATE = date(2026, 3, 31)
 

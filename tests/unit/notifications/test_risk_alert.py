@@ -1,17 +1,19 @@
 """`alert_for_risk_flag`: how a case's risk flag becomes (or withdraws) an alert to the unit's coordinators."""
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 from services.notifications.alert import alert_for_risk_flag, risk_alert_id
 from shared.contracts.alerts import RISK_FLAG_ALERT_KIND, AlertState
 from shared.contracts.cases import CaseStatus
 from shared.contracts.risk_flags import RiskFlagChanged, RiskFlagReason, RiskLevel
 
-FIRST_SEEN = datetime(2026, 3, 1, 8, 0, tzinfo=timezone.utc)
+FIRST_SEEN = datetime(2026, 3, 1, 8, 0, tzinfo=UTC)
 LATER = FIRST_SEEN + timedelta(days=10)
 
 
-def risk_flag(level: RiskLevel, revision: int, *codes: str, care_unit_hsa_id: str = "SE-UNIT-A", case_status: CaseStatus = CaseStatus.ACTIVE) -> RiskFlagChanged:
+def risk_flag(
+    level: RiskLevel, revision: int, *codes: str, care_unit_hsa_id: str = "SE-UNIT-A", case_status: CaseStatus = CaseStatus.ACTIVE
+) -> RiskFlagChanged:
     weights = {"DX_PSYCH": 3, "FULL_TIME_START": 1, "PROGNOSIS_POOR": 2}
     return RiskFlagChanged(
         case_id="c1",

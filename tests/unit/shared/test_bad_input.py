@@ -52,13 +52,21 @@ def test_the_path_of_bad_text_is_named_but_a_key_shaped_like_a_personnummer_is_n
     assert rejected.value.reason == "contract violation: ?.name: text holds the character U+0000"
 
 
-@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(st.binary(max_size=2000))
-def test_arbitrary_bytes_give_an_event_or_bad_input_and_nothing_else(value):
+def _rejection(value: bytes) -> BadInput | None:
+    """None when the value parses; any exception other than BadInput fails the test."""
     try:
         parse_certificate_event(value)
     except BadInput as rejected:
-        assert rejected.error_class in {"NotJson", "NotCloudEvent", "UnknownEventType", "ContractViolation", "InvalidPersonId"}
+        return rejected
+    return None
+
+
+@settings(max_examples=400, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(st.binary(max_size=2000))
+def test_arbitrary_bytes_give_an_event_or_bad_input_and_nothing_else(value):
+    rejected = _rejection(value)
+
+    assert rejected is None or rejected.error_class in {"NotJson", "NotCloudEvent", "UnknownEventType", "ContractViolation", "InvalidPersonId"}
 
 
 JSON_VALUES = st.recursive(
@@ -88,7 +96,6 @@ def test_a_valid_event_with_any_one_value_replaced_gives_an_event_or_bad_input(d
         target = target[part]
     target[path[-1]] = data.draw(JSON_VALUES)
 
-    try:
-        parse_certificate_event(json.dumps(document).encode())
-    except BadInput as rejected:
-        assert not find_personnummer(rejected.reason)
+    rejected = _rejection(json.dumps(document).encode())
+
+    assert rejected is None or not find_personnummer(rejected.reason)

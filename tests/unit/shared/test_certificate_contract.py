@@ -3,7 +3,7 @@
 import copy
 import json
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -437,7 +437,7 @@ def test_a_revocation_is_accepted():
     event = parse(revoked_event())
     assert isinstance(event, CertificateRevoked)
     assert event.data.certificate_id == "c-000042"
-    assert event.data.revoked_at == datetime(2026, 3, 5, 9, 0, tzinfo=timezone.utc)
+    assert event.data.revoked_at == datetime(2026, 3, 5, 9, 0, tzinfo=UTC)
 
 
 @pytest.mark.parametrize(

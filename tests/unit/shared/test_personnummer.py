@@ -86,7 +86,7 @@ def test_a_text_in_none_of_the_accepted_forms_is_rejected_without_echoing_it(wri
 
 def test_a_value_that_is_not_text_is_rejected():
     with pytest.raises(InvalidPersonnummer):
-        parse_personnummer(198001249286, on=SIGNED_ON)  # type: ignore[arg-type]
+        parse_personnummer(198001249286, on=SIGNED_ON)  # type: ignore[arg-type]  # why: the wrong type is what the test sends
 
 
 @pytest.mark.parametrize(

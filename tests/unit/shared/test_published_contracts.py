@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from uuid import uuid4
 
@@ -96,7 +96,7 @@ def test_a_risk_flag_round_trips_through_the_cloudevents_envelope():
         event_id=uuid4(),
         source="urn:reko:intake",
         event_type=RISK_FLAG_CHANGED_TYPE,
-        time=datetime(2026, 3, 1, tzinfo=timezone.utc),
+        time=datetime(2026, 3, 1, tzinfo=UTC),
         subject=flag.case_id,
         data=flag,
     )
