@@ -14,20 +14,20 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from services.intake import repository
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import Certificate
-from services.intake.certificate_standing import CertificateStanding, certificate_standings, revocations_before_arrival
-from services.intake.icd10_chapter import DiagnosisChapter, diagnosis_chapter
 from services.intake.inspection import CaseFilters, CaseRow, InspectedCase, Selection, ongoing_cases_of_unit
 from services.intake.pseudonym import pseudonymise
 from services.intake.settings import IntakeSettings
-from services.intake.sick_leave_case import assemble_sick_leave_cases
 from shared.access_log import AccessResource, record_access
 from shared.auth import AuthenticatedUser, Role, authenticator, check_care_unit, require_role, require_role_at_unit
 from shared.contracts.certificates import Occupation, describe_validation_error
 from shared.contracts.risk_flags import RiskFlagChanged
 from shared.personnummer import InvalidPersonnummer, age_on, parse_personnummer
 from shared.service import ServiceRuntime
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import Certificate
+from shared.sickleave.certificate_standing import CertificateStanding, certificate_standings, revocations_before_arrival
+from shared.sickleave.diagnosis import DiagnosisChapter, diagnosis_chapter
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
 
 READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
 NOT_FOUND_AT_UNIT = "no certificate or sick-leave case of this patient at this care unit"

@@ -8,12 +8,9 @@ from aiokafka import ConsumerRecord
 from faststream.kafka.annotations import KafkaMessage
 
 from services.intake import repository
-from services.intake.case_changes import case_changes, case_snapshot
-from services.intake.certificate import certificate_from_contract, is_same_certificate
 from services.intake.pseudonym import pseudonymise
 from services.intake.risk_flags import flag_changes, load_fmb_table, risk_flags
 from services.intake.settings import IntakeSettings
-from services.intake.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 from shared.consumer import ApplyContext, BadEvent, Incoming
 from shared.contracts.cases import CASE_CHANGED_TYPE, SickLeaveCaseChanged
 from shared.contracts.certificates import (
@@ -25,6 +22,9 @@ from shared.contracts.certificates import (
 from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
 from shared.personnummer import parse_personnummer
 from shared.service import ServiceRuntime
+from shared.sickleave.case_changes import case_changes, case_snapshot
+from shared.sickleave.certificate import certificate_from_contract, is_same_certificate
+from shared.sickleave.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 
 CertificateEvent = CertificateSigned | CertificateRevoked
 

@@ -14,9 +14,9 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.intake.icd10_chapter import CHAPTERS_BY_ID, DiagnosisChapter, diagnosis_chapter
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.personnummer import age_on
+from shared.sickleave.diagnosis import CHAPTERS_BY_ID, DiagnosisChapter, diagnosis_chapter
 
 Degree = Literal[25, 50, 75, 100]
 

@@ -8,9 +8,9 @@ from datetime import date, datetime
 
 import asyncpg
 
-from services.intake.certificate import Certificate
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.risk_flags import RiskFlagChanged
+from shared.sickleave.certificate import Certificate
 
 
 @dataclass

@@ -7,8 +7,8 @@ from datetime import date
 
 import asyncpg
 
-from services.stats.statistics import diagnosis_chapter, diagnosis_group
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
+from shared.sickleave.diagnosis import diagnosis_category, diagnosis_group
 
 
 async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> None:
@@ -35,6 +35,8 @@ async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeave
     removed = [case_id for case_id, event in latest.items() if event.status is CaseStatus.REMOVED]
     if removed:
         await conn.execute("DELETE FROM case_facts WHERE case_id = ANY($1::text[])", removed)
+    # The column diagnosis_chapter holds the category ("F43", docs/rules.md §6.1), not an ICD-10 chapter; the name
+    # predates the shared diagnosis vocabulary and only a migration can change it.
     await conn.executemany(
         """
         INSERT INTO case_facts (case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group,
@@ -54,7 +56,7 @@ async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeave
                 event.care_unit_hsa_id,
                 event.care_provider_hsa_id,
                 diagnosis_group(event.main_diagnosis_code),
-                diagnosis_chapter(event.main_diagnosis_code),
+                diagnosis_category(event.main_diagnosis_code),
                 event.start,
                 event.end,
                 event.certified_days,

@@ -16,17 +16,17 @@ from reko.stack import create_database
 from services.intake import repository
 from services.intake.api import inspection_router
 from services.intake.app import MIGRATIONS
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import certificate_from_contract
 from services.intake.pseudonym import pseudonymise
 from services.intake.settings import IntakeSettings
-from services.intake.sick_leave_case import assemble_sick_leave_cases
 from shared.auth import AuthSettings, Role, issue_token
 from shared.clock import Clock, FixedClock
 from shared.contracts.certificates import CertificateSigned, parse_certificate_event
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from shared.logging import find_personnummer
 from shared.personnummer import luhn_check_digit, parse_personnummer
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import certificate_from_contract
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
 from tests.support import MAN, WOMAN, revoked_event, signed_event
 
 pytestmark = pytest.mark.integration

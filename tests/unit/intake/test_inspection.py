@@ -5,12 +5,12 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import Certificate
 from services.intake.inspection import CaseFilters, CaseRow, Selection, ongoing_cases_of_unit
-from services.intake.sick_leave_case import assemble_sick_leave_cases
 from shared.contracts.certificates import Occupation
-from tests.unit.intake.test_sick_leave_case import make_certificate
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import Certificate
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
+from tests.unit.sickleave.test_sick_leave_case import make_certificate
 
 UNIT = "SE-UNIT-A"
 ON = date(2026, 3, 15)
