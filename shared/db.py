@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import re
 from importlib import resources
 from pathlib import Path
+from typing import Any
 
 import asyncpg
+import orjson
 
 PLATFORM_MIGRATIONS = Path(str(resources.files("shared") / "migrations"))
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -19,9 +20,14 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
+def _json_text(value: Any) -> str:
+    # Keys that are numbers (counts by degree, say) become text, as the standard library would.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("jsonb", encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def create_pool(database_url: str, schema: str, *, size: int = 3) -> asyncpg.Pool:
