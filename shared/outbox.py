@@ -159,10 +159,18 @@ class Outbox:
             return
         # ON CONFLICT: a dead letter for the same source offset may be written again after a crash
         # between the database commit and the offset commit; the first one stands.
-        await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5) "
+        # One statement for the whole batch; ordinality keeps the ids (the relay's order) in list order.
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) "
+            "SELECT event_id, topic, key, value, headers "
+            "FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[]) WITH ORDINALITY "
+            "AS r(event_id, topic, key, value, headers, position) ORDER BY position "
             "ON CONFLICT (event_id) DO NOTHING",
-            [(record.event_id, record.topic, record.key, record.value, record.headers) for record in self.records],
+            [record.event_id for record in self.records],
+            [record.topic for record in self.records],
+            [record.key for record in self.records],
+            [record.value for record in self.records],
+            [record.headers for record in self.records],
         )
         await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
 
@@ -278,8 +286,9 @@ class OutboxRelay:
                           error=type(problem).__name__, value_bytes=len(row["value"]))
             for row in sent:
                 self._metrics.published.labels(topic=row["topic"]).inc()
-            backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            self._metrics.outbox_backlog.set(backlog)
+            if len(rows) < self._batch_size and not refused and transient is None:
+                # All caught up: nothing is left behind these rows (the metrics endpoint counts otherwise).
+                self._metrics.outbox_backlog.set(0)
         if transient is not None:
             # What went out before the failure stays marked (committed above); the rest is sent again.
             raise transient

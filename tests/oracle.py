@@ -33,7 +33,7 @@ def assembled_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap
             continue
         identity = parse_personnummer(event.data.patient.person_id, on=event.data.signing_date)
         pseudonym = pseudonymise(identity.normalised, pseudonym_key.encode())
-        certificates.setdefault(event.data.certificate_id, certificate_from_contract(event.data).model_copy(update={"patient_id": pseudonym}))
+        certificates.setdefault(event.data.certificate_id, certificate_from_contract(event.data, patient_pseudonym=pseudonym))
         patients.setdefault(pseudonym, (identity.birth_date, identity.sex.value))
     by_patient: dict[str, list[Any]] = defaultdict(list)
     for certificate in certificates.values():

@@ -20,7 +20,6 @@ from shared.contracts.certificates import (
     parse_certificate_event,
 )
 from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
-from shared.personnummer import parse_personnummer
 from shared.service import ServiceRuntime
 from shared.sickleave.case_changes import case_changes, case_snapshot
 from shared.sickleave.certificate import certificate_from_contract, is_same_certificate
@@ -60,9 +59,9 @@ class CertificateIntake:
             if isinstance(event, CertificateRevoked):
                 revocations.append((event.data.certificate_id, event.data.revoked_at))
                 continue
-            identity = parse_personnummer(event.data.patient.person_id, on=event.data.signing_date)
+            identity = event.data.patient_identity
             pseudonym = pseudonymise(identity.normalised, self._key)
-            certificate = certificate_from_contract(event.data).model_copy(update={"patient_id": pseudonym})
+            certificate = certificate_from_contract(event.data, patient_pseudonym=pseudonym)
             stored = known.get(certificate.certificate_id)
             if stored is None:
                 known[certificate.certificate_id] = certificate

@@ -29,7 +29,6 @@ from shared.contracts.certificates import (
     parse_certificate_event,
 )
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind, MilestoneStatus
-from shared.personnummer import parse_personnummer
 from shared.sickleave.case_changes import case_snapshot
 from shared.sickleave.certificate import certificate_from_contract
 from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
@@ -140,12 +139,12 @@ def cases_of_one_patient(signed: Sequence[SignedCertificate], revoked_ids: Colle
     """The patient's cases as intake would publish them, but under a placeholder pseudonym."""
     if not signed:
         return []
-    certificates = [certificate_from_contract(certificate) for certificate in signed]
-    patients = {certificate.patient_id for certificate in certificates}
+    patients = {certificate.patient_identity.normalised for certificate in signed}
     if len(patients) > 1:
         # Never name the personnummer: the count is enough to see the mistake.
         raise WhatIfRefused([f"the certificates belong to {len(patients)} patients; a what-if covers one patient"])
-    identity = parse_personnummer(certificates[0].patient_id, on=signed[0].signing_date)
+    certificates = [certificate_from_contract(certificate, patient_pseudonym=WHAT_IF_PATIENT) for certificate in signed]
+    identity = signed[0].patient_identity
     try:
         cases = assemble_sick_leave_cases(certificates, revoked_ids, max_gap=max_gap)
     except ValueError as problem:  # two different certificates under one id

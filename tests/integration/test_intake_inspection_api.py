@@ -127,7 +127,7 @@ async def store_feed(conn: asyncpg.Connection, feed: list[dict[str, Any]]) -> No
         if isinstance(event, CertificateSigned):
             identity = parse_personnummer(event.data.patient.person_id, on=event.data.signing_date)
             pseudonym = pseudonymise(identity.normalised, key)
-            certificates.append(certificate_from_contract(event.data).model_copy(update={"patient_id": pseudonym}))
+            certificates.append(certificate_from_contract(event.data, patient_pseudonym=pseudonym))
             patients[pseudonym] = (identity.birth_date, identity.sex.value)
         else:
             revocations.append((event.data.certificate_id, event.data.revoked_at))
