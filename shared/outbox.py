@@ -26,6 +26,7 @@ from aiokafka.errors import (
 
 from shared.contracts.envelope import EventData, encode_event
 from shared.metrics import ServiceMetrics
+from shared.retry import TRANSIENT_ERRORS, Backoff
 
 log = structlog.get_logger("outbox")
 
@@ -205,7 +206,7 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff()
         listener: asyncpg.Connection | None = None
         try:
             while True:
@@ -217,28 +218,27 @@ class OutboxRelay:
                         self._producer = await self._producer_factory()
                         self.connected = True
                     sent = await self.publish_pending()
-                    backoff = 0.1
+                    backoff.reset()
                     if sent < self._batch_size:
                         self._wake.clear()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, TimeoutError) as problem:
+                except Exception as problem:
+                    # Transient or not, the relay retries: a dead relay would publish nothing more.
+                    # Only the loudness differs, so a surprise is seen.
                     self._metrics.transient_failures.labels(stage="relay").inc()
-                    log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200], backoff=backoff)
-                    if isinstance(problem, KafkaError):
+                    if isinstance(problem, TRANSIENT_ERRORS):
+                        log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200],
+                                    backoff=backoff.next_seconds)
+                    else:
+                        log.exception("outbox relay failed unexpectedly; retrying", error=type(problem).__name__,
+                                      backoff=backoff.next_seconds)
+                    if not isinstance(problem, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
                         await self._drop_producer()
                     if listener is not None:
                         await self._release(listener)
                         listener = None
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                except Exception as problem:
-                    # The relay must outlive any surprise, loudly: a dead relay publishes nothing more.
-                    self._metrics.transient_failures.labels(stage="relay").inc()
-                    log.exception("outbox relay failed unexpectedly; retrying", error=type(problem).__name__, backoff=backoff)
-                    await self._drop_producer()
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                    await backoff.sleep()
         finally:
             if listener is not None:
                 await self._release(listener)

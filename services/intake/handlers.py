@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 
 from services.intake import repository
 from services.intake.pseudonym import pseudonymise
@@ -20,7 +19,7 @@ from shared.contracts.certificates import (
     parse_certificate_event,
 )
 from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
-from shared.service import ServiceRuntime
+from shared.service import Publication, ServiceRuntime, Subscription
 from shared.sickleave.case_changes import case_changes, case_snapshot
 from shared.sickleave.certificate import certificate_from_contract, is_same_certificate
 from shared.sickleave.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
@@ -127,30 +126,38 @@ class CertificateIntake:
 def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
     topics = settings.topics
     intake = CertificateIntake(settings, runtime.topic(topics.cases), runtime.topic(topics.risk_flags))
-    certificates = runtime.batch_consumer(topic=topics.certificates, decode=decode_certificate_record, apply=intake.apply)
-    runtime.publishes(
-        topics.cases,
-        title="SickLeaveCaseChanged",
-        description="Every change of a sick-leave case (opened, extended, shortened, split, merged, removed), keyed by patient pseudonym.",
-        schema=SickLeaveCaseChanged,
+    runtime.consume(
+        Subscription(
+            topic=topics.certificates,
+            title="OnCertificates",
+            description=(
+                "Consumes FK 7804 `signed`/`revoked` CloudEvents from `sickleave.certificates.v1`. Emits "
+                "`SickLeaveCaseChanged` on `sickleave.cases.v1` and, when a case's risk level or reasons change, "
+                "`RiskFlagChanged` on `sickleave.riskflags.v1` (both through the outbox); dead-letters bad input with "
+                "its reason on `sickleave.certificates.v1.dlq`. Acknowledges manually: the offsets of a batch are "
+                "committed only after its transaction (certificates, inbox, outbox) committed."
+            ),
+            decode=decode_certificate_record,
+            apply=intake.apply,
+            publishes=(
+                Publication(
+                    topics.cases,
+                    title="SickLeaveCaseChanged",
+                    description=(
+                        "Every change of a sick-leave case (opened, extended, shortened, split, merged, removed), "
+                        "keyed by patient pseudonym."
+                    ),
+                    schema=SickLeaveCaseChanged,
+                ),
+                Publication(
+                    topics.risk_flags,
+                    title="RiskFlagChanged",
+                    description=(
+                        "Risk of long sick leave per case (docs/rules.md §5): level, score and every matching reason with "
+                        "its evidence. Published when a case's level or reason codes change; level NONE withdraws an earlier flag."
+                    ),
+                    schema=RiskFlagChanged,
+                ),
+            ),
+        )
     )
-    runtime.publishes(
-        topics.risk_flags,
-        title="RiskFlagChanged",
-        description=(
-            "Risk of long sick leave per case (docs/rules.md §5): level, score and every matching reason with its evidence. "
-            "Published when a case's level or reason codes change; level NONE withdraws an earlier flag."
-        ),
-        schema=RiskFlagChanged,
-    )
-
-    @runtime.broker.subscriber(runtime.topic(topics.certificates), **runtime.subscription(topics.certificates, title="OnCertificates"))
-    async def on_certificates(body: Any, message: KafkaMessage) -> None:
-        """Consumes FK 7804 `signed`/`revoked` CloudEvents from `sickleave.certificates.v1`.
-
-        Emits `SickLeaveCaseChanged` on `sickleave.cases.v1` and, when a case's risk level or reasons
-        change, `RiskFlagChanged` on `sickleave.riskflags.v1` (both through the outbox); dead-letters bad
-        input with its reason on `sickleave.certificates.v1.dlq`. Acknowledges manually: the offsets
-        of a batch are committed only after its transaction (certificates, inbox, outbox) committed.
-        """
-        await certificates.handle(message)
