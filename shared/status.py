@@ -85,8 +85,13 @@ def group_lag(group: str, ends: Mapping[TopicPartition, int], starts: Mapping[To
 
 
 async def _partitions_of(admin: AIOKafkaAdminClient, topics: Collection[str]) -> list[TopicPartition]:
-    """The partitions of the topics that exist (a topic not created yet has none)."""
-    described = await admin.describe_topics(list(topics)) if topics else []
+    """The partitions of the topics that exist (a topic not created yet has none).
+
+    Only existing topics are described: a broker that creates topics on request would create them.
+    """
+    existing = set(await admin.list_topics())
+    wanted = [topic for topic in topics if topic in existing]
+    described = await admin.describe_topics(wanted) if wanted else []
     found = {
         entry["topic"]: sorted(partition["partition"] for partition in entry["partitions"])
         for entry in described
