@@ -51,7 +51,7 @@ def _wait_for_pipeline(state: dict[str, Any], timeout: float) -> int:
     from reko.status import EXIT_NOT_CAUGHT_UP, behind, service_urls, wait_until_caught_up
 
     started = time.monotonic()
-    caught_up, report = asyncio.run(wait_until_caught_up(service_urls(state), timeout=timeout))
+    caught_up, report = asyncio.run(wait_until_caught_up(service_urls(state), within_seconds=timeout))
     if caught_up:
         typer.echo(f"pipeline caught up after {time.monotonic() - started:.1f} s")
         return 0

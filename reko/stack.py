@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import importlib
 import json
 import os
@@ -46,6 +47,14 @@ STACK_MANAGED_SETTINGS = frozenset(
         "pseudonym_key",
     }
 )
+
+
+def anchored_clock(spec: str, now: float) -> str:
+    """A simulated clock with no anchor, anchored at `now`: every process of the stack, and a
+    restarted one, then agrees on the simulated time instead of starting it when it starts."""
+    if spec.strip().startswith("simulated:") and "@" not in spec:
+        return f"{spec.strip()}@{now:.3f}"
+    return spec
 
 
 class InvalidServiceSetting(ValueError):
@@ -230,7 +239,7 @@ class Stack:
     def __init__(self, settings: StackSettings) -> None:
         if settings.instances < 1:
             raise ValueError("at least one instance of each service")
-        self.settings = settings
+        self.settings = dataclasses.replace(settings, clock=anchored_clock(settings.clock, time.time()))
         self.kafka: EmbeddedKafka | None = None
         self.postgres: EmbeddedPostgres | None = None
         self.bootstrap_servers = ""

@@ -89,13 +89,11 @@ async def read_service(http: httpx.AsyncClient, name: str, urls: tuple[str, ...]
     answers = await asyncio.gather(*(_instance_status(http, url) for url in urls))
     status = next((answer for answer, _ in answers if answer is not None), None)
     problems = [problem for _, problem in answers if problem is not None]
-    return ServiceReport(
-        name, urls, status, sum(answer is not None for answer, _ in answers), None if status is not None else "; ".join(problems)
-    )
+    return ServiceReport(name, urls, status, sum(answer is not None for answer, _ in answers), None if status is not None else "; ".join(problems))
 
 
-async def read_pipeline(urls: dict[str, tuple[str, ...]], *, timeout: float = 10.0) -> PipelineReport:
-    async with httpx.AsyncClient(timeout=timeout) as http:
+async def read_pipeline(urls: dict[str, tuple[str, ...]], *, request_seconds: float = 10.0) -> PipelineReport:
+    async with httpx.AsyncClient(timeout=request_seconds) as http:
         reports = []
         for name, service_instances in urls.items():  # one after the other, upstream first
             reports.append(await read_service(http, name, service_instances))
@@ -103,10 +101,10 @@ async def read_pipeline(urls: dict[str, tuple[str, ...]], *, timeout: float = 10
 
 
 async def wait_until_caught_up(
-    urls: dict[str, tuple[str, ...]], *, timeout: float, interval: float = 0.5, settle: int = 3
+    urls: dict[str, tuple[str, ...]], *, within_seconds: float, interval: float = 0.5, settle: int = 3
 ) -> tuple[bool, PipelineReport]:
-    """Until `settle` passes in a row find the pipeline caught up (True), or `timeout` seconds pass (False)."""
-    deadline = time.monotonic() + timeout
+    """Until `settle` passes in a row find the pipeline caught up (True), or `within_seconds` pass (False)."""
+    deadline = time.monotonic() + within_seconds
     in_a_row = 0
     while True:
         report = await read_pipeline(urls)

@@ -11,7 +11,6 @@ answers ListOffsets with the base offset of its last batch plus one, which under
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
@@ -28,6 +27,8 @@ if TYPE_CHECKING:
 
 # Rows the relay has not yet published; the same count as the `reko_outbox_backlog` gauge.
 OUTBOX_BACKLOG_SQL = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+# An answer that takes longer is 503: a broker or database that slow is a finding in itself.
+STATUS_READ_SECONDS = 5.0
 
 
 class _Answer(BaseModel):
@@ -69,8 +70,13 @@ class ServiceStatus(_Answer):
     caught_up: bool
 
 
-def group_lag(group: str, ends: Mapping[TopicPartition, int], starts: Mapping[TopicPartition, int],
-              committed: Mapping[TopicPartition, int | None], topics: Iterable[str]) -> GroupLag:
+def group_lag(
+    group: str,
+    ends: Mapping[TopicPartition, int],
+    starts: Mapping[TopicPartition, int],
+    committed: Mapping[TopicPartition, int | None],
+    topics: Iterable[str],
+) -> GroupLag:
     """The lag of one group: per partition its end minus its committed offset (or the log start)."""
     per_topic = []
     for topic in topics:
@@ -93,14 +99,14 @@ async def _partitions_of(admin: AIOKafkaAdminClient, topics: Collection[str]) ->
     wanted = [topic for topic in topics if topic in existing]
     described = await admin.describe_topics(wanted) if wanted else []
     found = {
-        entry["topic"]: sorted(partition["partition"] for partition in entry["partitions"])
-        for entry in described
-        if not entry.get("error_code")
+        entry["topic"]: sorted(partition["partition"] for partition in entry["partitions"]) for entry in described if not entry.get("error_code")
     }
     return [TopicPartition(topic, partition) for topic in topics for partition in found.get(topic, ())]
 
 
-async def partition_bounds(consumer: AIOKafkaConsumer, partitions: list[TopicPartition], *, timeout: float) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
+async def partition_bounds(
+    consumer: AIOKafkaConsumer, partitions: list[TopicPartition]
+) -> tuple[dict[TopicPartition, int], dict[TopicPartition, int]]:
     """(end, start) of each partition: the fetch high-water mark and the earliest offset."""
     if not partitions:
         return {}, {}
@@ -108,10 +114,7 @@ async def partition_bounds(consumer: AIOKafkaConsumer, partitions: list[TopicPar
     consumer.assign(partitions)
     # Fetching from (near) the end costs one small response per partition; only the mark is used.
     await consumer.seek_to_end(*partitions)
-    deadline = time.monotonic() + timeout
-    while any(consumer.highwater(tp) is None for tp in partitions):
-        if time.monotonic() > deadline:
-            raise TimeoutError("the broker did not report the end of every partition")
+    while any(consumer.highwater(tp) is None for tp in partitions):  # the caller bounds the time
         await consumer.getmany(*partitions, timeout_ms=100, max_records=1)
     return {tp: int(consumer.highwater(tp) or 0) for tp in partitions}, dict(starts)
 
@@ -124,7 +127,7 @@ async def committed_offsets(admin: AIOKafkaAdminClient, group: str, partitions: 
 
 
 async def broker_status(
-    bootstrap_servers: str, groups: Mapping[str, Collection[str]], dead_letter_topics: Collection[str], *, timeout: float = 5.0
+    bootstrap_servers: str, groups: Mapping[str, Collection[str]], dead_letter_topics: Collection[str]
 ) -> tuple[list[GroupLag], list[DeadLetterTopic]]:
     """The lag of each group (name to the topics it consumes) and the records on each dead-letter topic."""
     consumer = AIOKafkaConsumer(
@@ -135,21 +138,19 @@ async def broker_status(
         max_partition_fetch_bytes=1024,
     )
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
-    async with asyncio.timeout(timeout):
-        await consumer.start()
-        try:
-            await admin.start()
-            consumed = sorted({topic for topics in groups.values() for topic in topics})
-            partitions = await _partitions_of(admin, [*consumed, *sorted(set(dead_letter_topics) - set(consumed))])
-            # Committed offsets first, ends after: a record committed in between counts as lag, never the reverse.
-            committed = {
-                group: await committed_offsets(admin, group, [tp for tp in partitions if tp.topic in topics])
-                for group, topics in groups.items()
-            }
-            ends, starts = await partition_bounds(consumer, partitions, timeout=timeout)
-        finally:
-            await consumer.stop()
-            await admin.close()
+    await consumer.start()
+    try:
+        await admin.start()
+        consumed = sorted({topic for topics in groups.values() for topic in topics})
+        partitions = await _partitions_of(admin, [*consumed, *sorted(set(dead_letter_topics) - set(consumed))])
+        # Committed offsets first, ends after: a record committed in between counts as lag, never the reverse.
+        committed = {
+            group: await committed_offsets(admin, group, [tp for tp in partitions if tp.topic in topics]) for group, topics in groups.items()
+        }
+        ends, starts = await partition_bounds(consumer, partitions)
+    finally:
+        await consumer.stop()
+        await admin.close()
     lags = [group_lag(group, ends, starts, committed[group], topics) for group, topics in groups.items()]
     dead = [
         DeadLetterTopic(topic=topic, records=sum(max(ends[tp] - starts.get(tp, 0), 0) for tp in ends if tp.topic == topic))
@@ -158,9 +159,9 @@ async def broker_status(
     return lags, dead
 
 
-async def outbox_backlog(pool: asyncpg.Pool, *, timeout: float = 2.0) -> int:
-    async with pool.acquire(timeout=timeout) as conn:
-        return int(await conn.fetchval(OUTBOX_BACKLOG_SQL, timeout=timeout))
+async def outbox_backlog(pool: asyncpg.Pool) -> int:
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval(OUTBOX_BACKLOG_SQL))
 
 
 def consumer_groups(runtime: ServiceRuntime) -> dict[str, list[str]]:
@@ -179,8 +180,9 @@ async def service_status(runtime: ServiceRuntime) -> ServiceStatus:
     suffix = runtime.settings.topics.dead_letter_suffix
     dead_letter_topics = list(dict.fromkeys(f"{topic}{suffix}" for topics in groups.values() for topic in topics))
     # The broker first, the outbox after: work a batch commits between the two reads shows as backlog.
-    lags, dead = await broker_status(runtime.settings.kafka_bootstrap_servers, groups, dead_letter_topics)
-    backlog = await outbox_backlog(runtime.pool)
+    async with asyncio.timeout(STATUS_READ_SECONDS):
+        lags, dead = await broker_status(runtime.settings.kafka_bootstrap_servers, groups, dead_letter_topics)
+        backlog = await outbox_backlog(runtime.pool)
     return ServiceStatus(
         service=runtime.name,
         consumer_groups=tuple(lags),

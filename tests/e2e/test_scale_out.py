@@ -64,7 +64,7 @@ def _publish(stack: Stack, events: list[dict[str, Any]]) -> None:
 
 
 def _wait_until_caught_up(stack: Stack, timeout: float = 120) -> None:
-    caught_up, report = asyncio.run(wait_until_caught_up(service_urls(stack.describe()), timeout=timeout))
+    caught_up, report = asyncio.run(wait_until_caught_up(service_urls(stack.describe()), within_seconds=timeout))
     assert caught_up, report.as_json()
 
 
@@ -81,9 +81,7 @@ def _wait_for_consumed(stack: Stack, service: str, instance: int, topic: str, at
 
 def _outcome(stack: Stack) -> Outcome:
     cases = {case_id: tuple(case[field] for field in CASE_FIELDS) for case_id, case in current_cases(stack).items()}
-    milestones = {
-        key: (m["status"], m["dueDate"], m["careUnitHsaId"]) for key, m in current_milestones(stack).items() if m["status"] != "CANCELLED"
-    }
+    milestones = {key: (m["status"], m["dueDate"], m["careUnitHsaId"]) for key, m in current_milestones(stack).items() if m["status"] != "CANCELLED"}
     # A relay that retries after a kill may repeat a record; the event id tells the copies apart.
     alert_events = list({event["id"]: event for event in read_events(stack, stack.topics.alerts)}.values())
     latest = latest_by(alert_events, lambda data: data["alertId"], lambda data: data["revision"])
@@ -96,8 +94,7 @@ def _outcome(stack: Stack) -> Outcome:
     regional_office = bearer(stack, ["REGIONKONTOR"])
     stats = stack.services["stats"].base_url
     counts = {
-        day: {row["careUnitHsaId"]: row["bySex"] for row in get_json(f"{stats}/ongoing?on={day.isoformat()}", regional_office)}
-        for day in COUNT_DAYS
+        day: {row["careUnitHsaId"]: row["bySex"] for row in get_json(f"{stats}/ongoing?on={day.isoformat()}", regional_office)} for day in COUNT_DAYS
     }
     return Outcome(cases, milestones, alerts, counts, announcements)
 
@@ -144,7 +141,9 @@ def test_two_instances_of_every_service_with_kills_end_where_one_instance_of_eac
     scaled = _two_instance_run_with_kills(kafka_bootstrap, postgres_server_url, tmp_path, f"{unique_name}two", events)
 
     oracle = expected_cases(events, pseudonym_key=PSEUDONYM_KEY)
-    assert single.cases == {case_id: tuple(case.model_dump(mode="json", by_alias=True)[field] for field in CASE_FIELDS) for case_id, case in oracle.items()}
+    assert single.cases == {
+        case_id: tuple(case.model_dump(mode="json", by_alias=True)[field] for field in CASE_FIELDS) for case_id, case in oracle.items()
+    }
     computed = {key: state for key, state in expected_milestones(oracle, TODAY).items() if state.status.value != "CANCELLED"}
     assert {key: value[:2] for key, value in single.milestones.items()} == {
         key: (state.status.value, state.due_date.isoformat()) for key, state in computed.items()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
@@ -75,7 +75,7 @@ async def test_a_topic_not_created_yet_has_no_lag(kafka_bootstrap, unique_name):
 async def test_the_outbox_backlog_counts_the_rows_not_yet_sent(platform_pool):
     outbox = Outbox(source="urn:test")
     for sequence in range(5):
-        outbox.event(topic="t", key="k", event_type="tick", time=datetime.now(timezone.utc), subject=None, data=Tick(sequence=sequence))
+        outbox.event(topic="t", key="k", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
     async with platform_pool.acquire() as conn, conn.transaction():
         await outbox.write(conn)
     await platform_pool.execute("UPDATE outbox SET sent_at = now() WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 2)")

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from reko.stack import InvalidServiceSetting, ServiceProcess, Stack, StackSettings, parse_service_setting
+from reko.stack import InvalidServiceSetting, ServiceProcess, Stack, StackSettings, anchored_clock, parse_service_setting
 
 
 def test_a_setting_names_the_service_and_its_settings_field():
@@ -47,7 +47,9 @@ def test_a_setting_one_level_too_shallow_is_answered_with_its_full_name():
         parse_service_setting("milestones.lead_days=21")
 
 
-@pytest.mark.parametrize("setting", ["http_port", "database_url", "kafka_bootstrap_servers", "clock", "topics.prefix", "auth.jwt_secret", "pseudonym_key"])
+@pytest.mark.parametrize(
+    "setting", ["http_port", "database_url", "kafka_bootstrap_servers", "clock", "topics.prefix", "auth.jwt_secret", "pseudonym_key"]
+)
 def test_what_the_stack_decides_itself_cannot_be_set(setting):
     with pytest.raises(InvalidServiceSetting, match="the stack's own"):
         parse_service_setting(f"intake.{setting}=x")
@@ -107,3 +109,15 @@ def test_the_state_file_lists_every_instance_and_keeps_the_first_as_the_service(
 def test_a_stack_has_at_least_one_instance_of_each_service():
     with pytest.raises(ValueError, match="at least one"):
         Stack(StackSettings(instances=0))
+
+
+def test_a_simulated_clock_is_anchored_once_for_every_process_of_the_stack():
+    spec = anchored_clock("simulated:2026-03-01T08:00:00+01:00*3600", now=1_790_000_000.0)
+    assert spec == "simulated:2026-03-01T08:00:00+01:00*3600@1790000000.000"
+    env = _stack(clock="simulated:2026-03-01T08:00:00+01:00*3600").service_env("milestones", 41001)
+    assert "@" in env["REKO_MILESTONES_CLOCK"]
+
+
+def test_fixed_system_and_anchored_clocks_are_left_as_they_are():
+    for spec in ("system", "fixed:2026-06-15T12:00:00+02:00", "simulated:2026-03-01T08:00:00+01:00*60@1790000000"):
+        assert anchored_clock(spec, now=1.0) == spec

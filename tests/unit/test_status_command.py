@@ -152,6 +152,8 @@ def test_publish_with_wait_exits_3_when_the_pipeline_does_not_catch_up_in_time(m
 def test_publish_with_wait_needs_a_stack_to_ask(tmp_path):
     feed = tmp_path / "feed.jsonl"
     feed.write_text('{"id": 1}\n')
-    result = runner.invoke(cli.app, ["publish", str(feed), "--bootstrap-servers", "127.0.0.1:1", "--state-file", str(tmp_path / "none.json"), "--wait"])
+    result = runner.invoke(
+        cli.app, ["publish", str(feed), "--bootstrap-servers", "127.0.0.1:1", "--state-file", str(tmp_path / "none.json"), "--wait"]
+    )
     assert result.exit_code == 2
     assert "needs the state file" in result.output
