@@ -64,9 +64,7 @@ def _require_services(state: dict[str, Any], option: str) -> None:
         raise typer.BadParameter("needs the state file of `reko stack` (it names the services)", param_hint=option)
 
 
-WaitOption = Annotated[
-    bool, typer.Option("--wait", help="Then return only when every consumer group is at the end and every outbox is empty")
-]
+WaitOption = Annotated[bool, typer.Option("--wait", help="Then return only when every consumer group is at the end and every outbox is empty")]
 WaitTimeoutOption = Annotated[float, typer.Option(min=0.1, help="Seconds --wait waits before giving up with exit code 3")]
 
 
