@@ -130,16 +130,8 @@ def behind(report: PipelineReport) -> str:
 
 def status_table(report: PipelineReport) -> Table:
     table = Table(title="Pipeline caught up" if report.caught_up else "Pipeline behind", title_justify="left")
-    for column, justify in (
-        ("service", "left"),
-        ("instances", "right"),
-        ("consumer group", "left"),
-        ("topic", "left"),
-        ("lag", "right"),
-        ("outbox backlog", "right"),
-        ("dead letters", "right"),
-    ):
-        table.add_column(column, justify=justify)  # type: ignore[arg-type]
+    for column in ("service", "instances", "consumer group", "topic", "lag", "outbox backlog", "dead letters"):
+        table.add_column(column, justify="left" if column in ("service", "consumer group", "topic") else "right")
     for service in report.services:
         up = f"{service.instances_up}/{len(service.urls)}"
         if service.status is None:

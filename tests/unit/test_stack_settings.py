@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +56,7 @@ def test_what_the_stack_decides_itself_cannot_be_set(setting):
         parse_service_setting(f"intake.{setting}=x")
 
 
-def _stack(**settings) -> Stack:  # type: ignore[no-untyped-def]
+def _stack(**settings: Any) -> Stack:
     stack = Stack(StackSettings(pseudonym_key="k" * 32, jwt_secret="s" * 32, **settings))
     stack.bootstrap_servers, stack.database_url = "127.0.0.1:9092", "postgresql://postgres@127.0.0.1/reko"
     return stack
