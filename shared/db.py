@@ -51,9 +51,10 @@ async def migrate(pool: asyncpg.Pool, schema: str, *directories: Path) -> list[s
     schema = check_schema_name(schema)
     applied_now: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # The lock first: two CREATE SCHEMA IF NOT EXISTS at once can both try to create it.
         await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"migrate:{schema}")
         try:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations "
                 "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

@@ -327,6 +327,9 @@ class ServiceRuntime:
         async def asyncapi() -> dict[str, Any]:
             return runtime.asyncapi()
 
+        from shared.status import status_router
+
+        app.include_router(status_router(runtime))
         for router in routers:
             app.include_router(router)
         return app
