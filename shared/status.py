@@ -165,14 +165,8 @@ async def outbox_backlog(pool: asyncpg.Pool) -> int:
 
 
 def consumer_groups(runtime: ServiceRuntime) -> dict[str, list[str]]:
-    """The groups the service's subscribers consume with, each with its topics (as the broker knows them)."""
-    groups: dict[str, list[str]] = {}
-    for subscriber in runtime.broker.subscribers:
-        group = getattr(subscriber, "group_id", None)
-        if group:
-            topics = groups.setdefault(group, [])
-            topics.extend(topic for topic in getattr(subscriber, "topic_names_for_subscribe", ()) if topic not in topics)
-    return groups
+    """The groups the service's subscriptions consume with, each with its topic (prefixed, as the broker knows it)."""
+    return {group: [topic] for group, topic in runtime.consumer_groups.items()}
 
 
 async def service_status(runtime: ServiceRuntime) -> ServiceStatus:
