@@ -9,50 +9,39 @@ import asyncpg
 
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind
+from shared.sickleave.case_projection import RevisionProgress, project_case_events
 
 
 async def record_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> list[str]:
     """Apply case events (older revisions than the one held are dropped); returns the patients,
     locked in this transaction, whose newest revision has now fully arrived."""
     patients = sorted({event.patient_pseudonym for event in events})
-    progress = {
-        row["patient_pseudonym"]: [row["revision"], row["events_seen"], row["events_expected"]]
+    held = {
+        row["patient_pseudonym"]: RevisionProgress(row["revision"], row["events_seen"], row["events_expected"])
         for row in await conn.fetch(
             "SELECT patient_pseudonym, revision, events_seen, events_expected FROM patients "
             "WHERE patient_pseudonym = ANY($1::text[]) ORDER BY patient_pseudonym FOR UPDATE",
             patients,
         )
     }
-    latest: dict[str, SickLeaveCaseChanged] = {}
-    touched: set[str] = set()
-    for event in events:  # in partition order, so a patient's events arrive in revision order
-        held = progress.get(event.patient_pseudonym)
-        if held is not None and event.patient_revision < held[0]:
-            continue
-        if held is None or event.patient_revision > held[0]:
-            progress[event.patient_pseudonym] = [event.patient_revision, 1, event.revision_event_count]
-        else:
-            held[1] += 1
-        latest[event.case_id] = event
-        touched.add(event.patient_pseudonym)
+    projection = project_case_events(held, events)
     await conn.executemany(
         "INSERT INTO patients (patient_pseudonym, revision, events_seen, events_expected) VALUES ($1, $2, $3, $4) "
         "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2, events_seen = $3, events_expected = $4",
-        [(patient, *progress[patient]) for patient in sorted(touched)],
+        [
+            (patient, progress.revision, progress.events_seen, progress.events_expected)
+            for patient in sorted(projection.touched_patients)
+            for progress in [projection.progress[patient]]
+        ],
     )
-    removed = [case_id for case_id, event in latest.items() if event.status is CaseStatus.REMOVED]
-    if removed:
-        await conn.execute("DELETE FROM cases WHERE case_id = ANY($1::text[])", removed)
+    if projection.removed_case_ids:
+        await conn.execute("DELETE FROM cases WHERE case_id = ANY($1::text[])", projection.removed_case_ids)
     await conn.executemany(
         "INSERT INTO cases (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
-        [
-            (event.case_id, event.patient_pseudonym, event.model_dump(mode="json"))
-            for event in latest.values()
-            if event.status is not CaseStatus.REMOVED
-        ],
+        [(event.case_id, event.patient_pseudonym, event.model_dump(mode="json")) for event in projection.kept_cases],
     )
-    return sorted(patient for patient in touched if progress[patient][1] >= progress[patient][2])
+    return projection.complete_patients
 
 
 async def lock_complete_patients(conn: asyncpg.Connection, patients: Collection[str]) -> list[str]:

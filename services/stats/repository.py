@@ -8,33 +8,29 @@ from datetime import date
 import asyncpg
 
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
+from shared.sickleave.case_projection import RevisionProgress, project_case_events
 from shared.sickleave.diagnosis import diagnosis_category, diagnosis_group
 
 
 async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> None:
     """Keep one fact per existing case; an event older than the patient's applied revision changes nothing."""
     patients = sorted({event.patient_pseudonym for event in events})
-    newest = {
-        row["patient_pseudonym"]: row["revision"]
+    held = {
+        # Stats keeps no event counts: only the revision decides what is stale.
+        row["patient_pseudonym"]: RevisionProgress(row["revision"], 0, 0)
         for row in await conn.fetch(
             "SELECT patient_pseudonym, revision FROM patients WHERE patient_pseudonym = ANY($1::text[]) "
             "ORDER BY patient_pseudonym FOR UPDATE",
             patients,
         )
     }
-    latest: dict[str, SickLeaveCaseChanged] = {}
-    for event in events:  # in partition order, so a patient's events arrive in revision order
-        if event.patient_revision < newest.get(event.patient_pseudonym, 0):
-            continue
-        newest[event.patient_pseudonym] = event.patient_revision
-        latest[event.case_id] = event
+    projection = project_case_events(held, events)
     await conn.executemany(
         "INSERT INTO patients (patient_pseudonym, revision) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2",
-        list(newest.items()),
+        [(patient, projection.progress[patient].revision) for patient in sorted(projection.touched_patients)],
     )
-    removed = [case_id for case_id, event in latest.items() if event.status is CaseStatus.REMOVED]
-    if removed:
-        await conn.execute("DELETE FROM case_facts WHERE case_id = ANY($1::text[])", removed)
+    if projection.removed_case_ids:
+        await conn.execute("DELETE FROM case_facts WHERE case_id = ANY($1::text[])", projection.removed_case_ids)
     # The column diagnosis_chapter holds the category ("F43", docs/rules.md §6.1), not an ICD-10 chapter; the name
     # predates the shared diagnosis vocabulary and only a migration can change it.
     await conn.executemany(
@@ -63,7 +59,7 @@ async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeave
                 [span.model_dump(mode="json", by_alias=True) for span in event.degrees],
                 [span.model_dump(mode="json", by_alias=True) for span in event.age_bands],
             )
-            for event in latest.values()
+            for event in projection.latest.values()
             if event.status is CaseStatus.ACTIVE
         ],
     )
