@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import asyncpg
 import orjson
+
+T = TypeVar("T")
 
 PLATFORM_MIGRATIONS = Path(str(resources.files("shared") / "migrations"))
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -20,14 +23,31 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
-def _json_text(value: Any) -> str:
+def last_per_key(rows: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
+    """One row per key, the last one given, in first-seen order.
+
+    An `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE` may not touch a row twice; a batch
+    written in one statement keeps what row-by-row writes would have left: the last.
+    """
+    kept: dict[Hashable, T] = {}
+    for row in rows:
+        kept[key(row)] = row
+    return list(kept.values())
+
+
+def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows turned into one list per column, for `unnest($1::type[], ...)`."""
+    return [[row[index] for row in rows] for index in range(width)]
+
+
+def json_text(value: Any) -> str:
     # Keys that are numbers (counts by degree, say) become text, as the standard library would.
     return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
 
 
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
-    await conn.set_type_codec("json", encoder=_json_text, decoder=orjson.loads, schema="pg_catalog")
+    await conn.set_type_codec("jsonb", encoder=json_text, decoder=orjson.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json_text, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def create_pool(database_url: str, schema: str, *, size: int = 3) -> asyncpg.Pool:

@@ -8,6 +8,7 @@ from datetime import date
 import asyncpg
 
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
+from shared.db import columns, json_text
 from shared.sickleave.case_projection import RevisionProgress, project_case_events
 from shared.sickleave.diagnosis import diagnosis_category, diagnosis_group
 
@@ -25,43 +26,52 @@ async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeave
         )
     }
     projection = project_case_events(held, events)
-    await conn.executemany(
-        "INSERT INTO patients (patient_pseudonym, revision) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2",
-        [(patient, projection.progress[patient].revision) for patient in sorted(projection.touched_patients)],
+    revisions = [(patient, projection.progress[patient].revision) for patient in sorted(projection.touched_patients)]
+    await conn.execute(
+        "INSERT INTO patients (patient_pseudonym, revision) SELECT * FROM unnest($1::text[], $2::bigint[]) "
+        "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = excluded.revision",
+        *columns(revisions, 2),
     )
     if projection.removed_case_ids:
         await conn.execute("DELETE FROM case_facts WHERE case_id = ANY($1::text[])", projection.removed_case_ids)
     # The column diagnosis_chapter holds the category ("F43", docs/rules.md §6.1), not an ICD-10 chapter; the name
     # predates the shared diagnosis vocabulary and only a migration can change it.
-    await conn.executemany(
+    facts = [
+        (
+            event.case_id,
+            event.patient_pseudonym,
+            event.sex,
+            event.care_unit_hsa_id,
+            event.care_provider_hsa_id,
+            diagnosis_group(event.main_diagnosis_code),
+            diagnosis_category(event.main_diagnosis_code),
+            event.start,
+            event.end,
+            event.certified_days,
+            # As JSON text: a list in a jsonb[] parameter would be read as one more array dimension.
+            json_text([span.model_dump(mode="json", by_alias=True) for span in event.degrees]),
+            json_text([span.model_dump(mode="json", by_alias=True) for span in event.age_bands]),
+        )
+        for event in projection.latest.values()
+        if event.status is CaseStatus.ACTIVE
+    ]
+    await conn.execute(
         """
         INSERT INTO case_facts (case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group,
                                 diagnosis_chapter, start, "end", certified_days, degrees, age_bands)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        SELECT case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group, diagnosis_chapter,
+               start, "end", certified_days, degrees::jsonb, age_bands::jsonb
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::date[],
+                    $9::date[], $10::int[], $11::text[], $12::text[])
+            AS r(case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group, diagnosis_chapter,
+                 start, "end", certified_days, degrees, age_bands)
         ON CONFLICT (case_id) DO UPDATE SET
             patient_pseudonym = excluded.patient_pseudonym, sex = excluded.sex, care_unit_hsa_id = excluded.care_unit_hsa_id,
             care_provider_hsa_id = excluded.care_provider_hsa_id, diagnosis_group = excluded.diagnosis_group,
             diagnosis_chapter = excluded.diagnosis_chapter, start = excluded.start, "end" = excluded."end",
             certified_days = excluded.certified_days, degrees = excluded.degrees, age_bands = excluded.age_bands
         """,
-        [
-            (
-                event.case_id,
-                event.patient_pseudonym,
-                event.sex,
-                event.care_unit_hsa_id,
-                event.care_provider_hsa_id,
-                diagnosis_group(event.main_diagnosis_code),
-                diagnosis_category(event.main_diagnosis_code),
-                event.start,
-                event.end,
-                event.certified_days,
-                [span.model_dump(mode="json", by_alias=True) for span in event.degrees],
-                [span.model_dump(mode="json", by_alias=True) for span in event.age_bands],
-            )
-            for event in projection.latest.values()
-            if event.status is CaseStatus.ACTIVE
-        ],
+        *columns(facts, 12),
     )
 
 
