@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.consumer import Apply, BatchConsumer, Decode, EventT, commit_offsets, observe_lag
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
+from shared.http_errors import install_error_answers
 from shared.kafka import ensure_topics, start_producer
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
@@ -288,22 +289,39 @@ class ServiceRuntime:
                     await self.broker.stop()
                 await backoff.sleep()
 
+    # A probe (readiness, the backlog gauge) answers within this even while the database hangs.
+    probe_timeout_seconds = 1.0
+    _late_probes: set[asyncio.Future[bool]] = set()  # noqa: RUF012 - only keeps abandoned probes alive until they end
+
     async def is_ready(self) -> dict[str, bool]:
         database = False
         if self._pool is not None:
-            with contextlib.suppress(Exception):
-                async with self._pool.acquire(timeout=1) as conn:
-                    database = await conn.fetchval("SELECT true")
+            # Bounded as a whole: a stopped server holds a query far past the acquire timeout, and
+            # even cancelling it waits for the server, so a late probe is left to finish alone.
+            probe = asyncio.ensure_future(self._database_answers(self._pool))
+            done, _ = await asyncio.wait({probe}, timeout=self.probe_timeout_seconds)
+            if done:
+                database = not probe.exception() and probe.result()
+            else:
+                self._late_probes.add(probe)
+                probe.add_done_callback(self._late_probes.discard)
+                probe.cancel()
         return {
             "database": bool(database),
             "broker": self.broker_started,
             "relay": bool(self.relay and self.relay.connected),
         }
 
+    @staticmethod
+    async def _database_answers(pool: asyncpg.Pool) -> bool:
+        async with pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT true"))
+
     # --- HTTP ----------------------------------------------------------------------------------
 
     def http_app(self, routers: Sequence[APIRouter] = ()) -> FastAPI:
         app = FastAPI(title=f"reko {self.name}", description=self.description, lifespan=self.lifespan)
+        install_error_answers(app)
         runtime = self
 
         @app.get("/health/live", tags=["operations"])
@@ -319,8 +337,9 @@ class ServiceRuntime:
         async def metrics() -> Response:
             if runtime._pool is not None:
                 with contextlib.suppress(Exception):
-                    async with runtime._pool.acquire(timeout=1) as conn:
-                        runtime.metrics.outbox_backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+                    async with asyncio.timeout(runtime.probe_timeout_seconds):
+                        async with runtime._pool.acquire() as conn:
+                            runtime.metrics.outbox_backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
             return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi.json", tags=["operations"])
