@@ -14,17 +14,19 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from datetime import date
+from typing import Annotated, Any
 
 import structlog
-from fastapi import FastAPI, HTTPException, Request, status
+from fastapi import FastAPI, HTTPException, Path, Request, status
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
-from pydantic import ValidationError
+from pydantic import AfterValidator, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.responses import Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from shared.contracts.certificates import EARLIEST_YEAR, LATEST_YEAR
 from shared.logging import PERSONNUMMER_SHAPE, REDACTED
 
 log = structlog.get_logger("http")
@@ -38,6 +40,32 @@ _LONGEST_PROBLEM = 300
 _FIELD_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,63}$")
 _DIGIT_RUN = re.compile(r"\d{4}")
 _NOT_PRINTABLE = re.compile(r"[^\S ]|[\x00-\x1f\x7f]")
+
+
+# An id in a path (a case, a care unit): printable text of a sane length. A NUL or a control
+# character is never part of one, and PostgreSQL could not even compare it.
+PathIdentifier = Annotated[str, Path(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")]
+
+
+def _reckonable(day: date) -> date:
+    if not EARLIEST_YEAR <= day.year <= LATEST_YEAR:
+        raise ValueError(f"must lie in the years {EARLIEST_YEAR}-{LATEST_YEAR}")
+    return day
+
+
+def check_reckonable(day: date | None, field: str) -> None:
+    """422 naming `field` when `day` lies outside the years a question may ask about."""
+    if day is not None:
+        try:
+            _reckonable(day)
+        except ValueError as problem:
+            raise unprocessable_field(field, str(problem)) from None
+
+
+# A date a question may ask about: within the years the certificate contract allows, so the rules'
+# date arithmetic (a due date a year on, an age) never leaves the calendar.
+ReckonableDate = Annotated[date, AfterValidator(_reckonable)]
+OUT_OF_RANGE = f"the dates lie outside what the rules reckon with (years {EARLIEST_YEAR}-{LATEST_YEAR})"
 
 
 class AsciiJSONResponse(JSONResponse):

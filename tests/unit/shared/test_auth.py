@@ -251,7 +251,7 @@ async def test_a_coordinator_of_another_unit_is_forbidden():
     response = await call(HS256, f"/units/{UNIT_B}/things", coordinator_token())
 
     assert response.status_code == 403
-    assert response.json()["detail"] == f"you do not act for care unit {UNIT_B}"
+    assert response.json()["detail"] == "you do not act for this care unit"
 
 
 # --- not configured (503) --------------------------------------------------------------------
