@@ -161,9 +161,7 @@ class AnswerUnexpectedErrors:
             route = getattr(scope.get("route"), "path", None)
             log.error("request failed", error_class=type(problem).__name__, method=scope.get("method"), route=route)
             if not started:
-                await AsciiJSONResponse({"detail": INTERNAL_ERROR}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)(
-                    scope, receive, send
-                )
+                await AsciiJSONResponse({"detail": INTERNAL_ERROR}, status_code=status.HTTP_500_INTERNAL_SERVER_ERROR)(scope, receive, send)
 
 
 def install_error_answers(app: FastAPI) -> None:

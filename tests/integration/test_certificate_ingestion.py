@@ -133,16 +133,22 @@ HOSTILE_EVENTS: dict[str, bytes] = {
     "nested 10,000 levels": b"[" * 10_000 + b"]" * 10_000,
     "an object nested 10,000 levels": b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
     "a 5,000-digit integer": encoded({**signed(80), "id": 0}).replace(b'"id": 0', b'"id": ' + b"9" * 5_000),
-    "a 5,000-digit integer in the data": encoded(with_data(81, testCertificate=0)).replace(b'"testCertificate": 0', b'"testCertificate": ' + b"7" * 5_000),
+    "a 5,000-digit integer in the data": encoded(with_data(81, testCertificate=0)).replace(
+        b'"testCertificate": 0', b'"testCertificate": ' + b"7" * 5_000
+    ),
     "a lone surrogate escape in the id": encoded({**signed(82), "id": "SURROGATE"}).replace(b"SURROGATE", b"\\ud800"),
     "a lone surrogate escape in the certificate id": encoded(with_data(83, certificateId="SURROGATE")).replace(b"SURROGATE", b"\\udfff"),
     "signed in the year 9999": encoded(with_data(84, signedAt="9999-12-31T23:59:59Z")),
-    "a period ending in the year 9999": encoded(with_data(85, workCapacityPeriods=[{"reductionPercent": 100, "from": "2026-03-02", "to": "9999-12-31"}])),
+    "a period ending in the year 9999": encoded(
+        with_data(85, workCapacityPeriods=[{"reductionPercent": 100, "from": "2026-03-02", "to": "9999-12-31"}])
+    ),
     "an event time in the year 9999": encoded({**signed(86), "time": "9999-12-31T23:59:59Z"}),
     "a year 0001 time": encoded({**signed(87), "time": "0001-01-01T00:00:00+01:00"}),
     # json.dumps writes the NUL as the escape \u0000, which is how a source would send it.
     "a NUL in the id": encoded({**signed(88), "id": "e-\u0000"}),
-    "a NUL in the unit's name": encoded(with_data(89, issuer={"doctorHsaId": "d", "careUnit": {"hsaId": "u", "name": "a\u0000b"}, "careProvider": {"hsaId": "p"}})),
+    "a NUL in the unit's name": encoded(
+        with_data(89, issuer={"doctorHsaId": "d", "careUnit": {"hsaId": "u", "name": "a\u0000b"}, "careProvider": {"hsaId": "p"}})
+    ),
     "a personnummer where a number belongs": encoded(with_data(90, testCertificate="19800124-9286")),
 }
 
@@ -161,7 +167,7 @@ async def test_hostile_events_are_each_rejected_on_their_own_and_the_good_ones_s
     answer = response.json()
     assert (answer["accepted"], answer["rejected"]) == (2, len(HOSTILE_EVENTS))
     statuses = {item["index"]: item["status"] for item in answer["results"]}
-    assert statuses == {0: "ACCEPTED", **{index: "REJECTED" for index in range(1, len(sent) - 1)}, len(sent) - 1: "ACCEPTED"}
+    assert statuses == {0: "ACCEPTED", **dict.fromkeys(range(1, len(sent) - 1), "REJECTED"), len(sent) - 1: "ACCEPTED"}
     for item, kind in zip(answer["results"][1:-1], HOSTILE_EVENTS, strict=True):
         assert item["errorClass"] in {"NotJson", "NotCloudEvent", "ContractViolation"}, kind
         assert item["reason"], kind

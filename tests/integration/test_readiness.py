@@ -63,7 +63,7 @@ async def proxied_database_url(database_url: str) -> AsyncIterator[tuple[str, Fr
 
 async def test_readiness_answers_within_a_second_while_the_database_hangs(proxied_database_url):
     url, proxy = proxied_database_url
-    settings = IntakeSettings(database_url=url, pseudonym_key="not-used-here")  # type: ignore[arg-type]
+    settings = IntakeSettings(database_url=url, pseudonym_key="not-used-here")  # type: ignore[arg-type]  # why: pydantic turns the text into a SecretStr
     runtime = ServiceRuntime("intake", settings, MIGRATIONS, description="readiness under test")
     app = runtime.http_app()
     pool = await create_pool(url, "intake", size=2)

@@ -79,7 +79,9 @@ def test_a_problem_is_one_printable_line_without_anything_like_a_personnummer():
 
 
 def test_problems_come_from_location_and_message_alone():
-    errors = [{"type": "int_parsing", "loc": ("body", "count"), "msg": "Input should be a valid integer", "input": PERSONNUMMER, "ctx": {"x": PERSONNUMMER}}]
+    errors = [
+        {"type": "int_parsing", "loc": ("body", "count"), "msg": "Input should be a valid integer", "input": PERSONNUMMER, "ctx": {"x": PERSONNUMMER}}
+    ]
 
     assert validation_problems(errors) == [{"field": "body.count", "problem": "Input should be a valid integer"}]
 
