@@ -61,7 +61,7 @@ async def proxied_database_url(database_url: str) -> AsyncIterator[tuple[str, Fr
     await proxy.stop()
 
 
-async def test_readiness_answers_within_a_second_while_the_database_hangs(proxied_database_url):
+async def test_readiness_and_metrics_answer_within_a_second_while_the_database_hangs(proxied_database_url):
     url, proxy = proxied_database_url
     settings = IntakeSettings(database_url=url, pseudonym_key="not-used-here")  # type: ignore[arg-type]  # why: pydantic turns the text into a SecretStr
     runtime = ServiceRuntime("intake", settings, MIGRATIONS, description="readiness under test")
@@ -77,9 +77,15 @@ async def test_readiness_answers_within_a_second_while_the_database_hangs(proxie
             started = time.monotonic()
             response = await client.get("/health/ready")
             elapsed = time.monotonic() - started
+            started = time.monotonic()
+            metrics = await client.get("/metrics")
+            metrics_elapsed = time.monotonic() - started
 
         assert response.status_code == 503
         assert response.json()["database"] is False
         assert elapsed < 1.5
+        # The backlog gauge asks the database too, within the same bound.
+        assert metrics.status_code == 200
+        assert metrics_elapsed < 1.5
     finally:
         pool.terminate()
