@@ -79,11 +79,15 @@ class AuthenticatedUser(BaseModel):
         return care_unit_hsa_id in self.care_units
 
 
+# Claims that reach the access log are printable text: a NUL could not even be stored there.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+
+
 class _Claims(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    sub: StrictStr = Field(min_length=1, max_length=100)
-    name: StrictStr | None = None
+    sub: StrictStr = Field(min_length=1, max_length=100, pattern=_PRINTABLE)
+    name: Annotated[StrictStr, Field(max_length=200, pattern=_PRINTABLE)] | None = None
     roles: list[StrictStr] = []
     care_units: list[StrictStr] = []
 

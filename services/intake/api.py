@@ -114,7 +114,7 @@ class UnitCases(_Answer):
 
 class PatientHistoryRequest(_Answer):
     person_id: StrictStr = Field(min_length=1, max_length=20)
-    care_unit_hsa_id: StrictStr = Field(min_length=1, max_length=200)
+    care_unit_hsa_id: StrictStr = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class DegreeSpanView(_Answer):
