@@ -13,7 +13,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Generic
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import structlog
@@ -29,6 +29,7 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.consumer import Apply, BatchConsumer, Decode, EventT, commit_offsets, observe_lag
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
+from shared.http_errors import install_error_answers
 from shared.kafka import ensure_topics, start_producer
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
@@ -37,6 +38,7 @@ from shared.retry import TRANSIENT_ERRORS, Backoff
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger("service")
+ProbeT = TypeVar("ProbeT")
 
 BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 
@@ -288,22 +290,53 @@ class ServiceRuntime:
                     await self.broker.stop()
                 await backoff.sleep()
 
+    # A probe (readiness, the backlog gauge) answers within this even while the database hangs.
+    probe_timeout_seconds = 1.0
+    _late_probes: set[asyncio.Future[Any]] = set()  # noqa: RUF012 - only keeps abandoned probes alive until they end
+
     async def is_ready(self) -> dict[str, bool]:
-        database = False
-        if self._pool is not None:
-            with contextlib.suppress(Exception):
-                async with self._pool.acquire(timeout=1) as conn:
-                    database = await conn.fetchval("SELECT true")
+        database = await self._probe(self._database_answers(self._pool)) if self._pool is not None else False
         return {
             "database": bool(database),
             "broker": self.broker_started,
             "relay": bool(self.relay and self.relay.connected),
         }
 
+    async def _probe(self, work: Coroutine[Any, Any, ProbeT]) -> ProbeT | None:
+        """The result of `work`, or None when it fails or takes longer than the probe timeout.
+
+        Bounded as a whole: a stopped server holds a query far past the acquire timeout, and even
+        cancelling the query waits for the server, so a late probe is left to end on its own.
+        """
+        probe = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({probe}, timeout=self.probe_timeout_seconds)
+        if done:
+            return None if probe.exception() else probe.result()
+        self._late_probes.add(probe)
+        probe.add_done_callback(self._forget_late_probe)
+        probe.cancel()
+        return None
+
+    def _forget_late_probe(self, probe: asyncio.Future[Any]) -> None:
+        self._late_probes.discard(probe)
+        if not probe.cancelled():
+            probe.exception()  # retrieved, so a late failure is not reported as unhandled
+
+    @staticmethod
+    async def _database_answers(pool: asyncpg.Pool) -> bool:
+        async with pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT true"))
+
+    @staticmethod
+    async def _outbox_backlog(pool: asyncpg.Pool) -> int:
+        async with pool.acquire() as conn:
+            return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+
     # --- HTTP ----------------------------------------------------------------------------------
 
     def http_app(self, routers: Sequence[APIRouter] = ()) -> FastAPI:
         app = FastAPI(title=f"reko {self.name}", description=self.description, lifespan=self.lifespan)
+        install_error_answers(app)
         runtime = self
 
         @app.get("/health/live", tags=["operations"])
@@ -317,10 +350,9 @@ class ServiceRuntime:
 
         @app.get("/metrics", tags=["operations"])
         async def metrics() -> Response:
-            if runtime._pool is not None:
-                with contextlib.suppress(Exception):
-                    async with runtime._pool.acquire(timeout=1) as conn:
-                        runtime.metrics.outbox_backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+            backlog = await runtime._probe(runtime._outbox_backlog(runtime._pool)) if runtime._pool is not None else None
+            if backlog is not None:
+                runtime.metrics.outbox_backlog.set(backlog)
             return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi.json", tags=["operations"])

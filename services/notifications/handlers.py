@@ -25,6 +25,12 @@ def decode_risk_flag_record(record: ConsumerRecord[Any, Any]) -> tuple[str, Risk
     return decode_published_event(record, RiskFlagChanged)
 
 
+def _patients_of(alerts: dict[str, AlertChanged], incoming: list[Incoming[MilestoneChanged]] | list[Incoming[RiskFlagChanged]]) -> dict[str, str]:
+    """Each alert's patient pseudonym, from the events it came of (for the access log of a read)."""
+    patient_of_case = {item.event.case_id: item.event.patient_pseudonym for item in incoming}
+    return {alert_id: patient_of_case[alert.case_id] for alert_id, alert in alerts.items() if alert.case_id in patient_of_case}
+
+
 class Alerter:
     def __init__(self, alerts_topic: str) -> None:
         self._topic = alerts_topic
@@ -42,7 +48,7 @@ class Alerter:
                 # A renewal that changes nothing the alert says moves only its revision: stored, not sent.
                 if tells_something_new(before, alert):
                     self._send(context, alert)
-        await repository.save_alerts(context.conn, changed.values())
+        await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
@@ -54,7 +60,7 @@ class Alerter:
                 continue
             alerts[alert_id] = changed[alert_id] = alert
             self._send(context, alert)
-        await repository.save_alerts(context.conn, changed.values())
+        await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
 
     def _send(self, context: ApplyContext, alert: AlertChanged) -> None:
         context.outbox.event(
