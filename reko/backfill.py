@@ -215,9 +215,7 @@ async def backfill_file(
         return BackfillResult(BackfillTally(), f"the broker at {bootstrap_servers} is not reachable ({type(problem).__name__})", EXIT_BROKER_FAILED)
     try:
         submitter = CertificateSubmitter(producer, topics=topics, entry_point="backfill", clock=SystemClock())
-        return await backfill_events(
-            read_source_events(stream), submitter, chunk_size=chunk_size, rejects=rejects, on_progress=on_progress
-        )
+        return await backfill_events(read_source_events(stream), submitter, chunk_size=chunk_size, rejects=rejects, on_progress=on_progress)
     finally:
         await producer.stop()
 
@@ -286,8 +284,13 @@ def run_backfill(
         with progress:
             result = asyncio.run(
                 backfill_file(
-                    stream, bootstrap_servers=bootstrap_servers, topics=topics, acks=acks, chunk_size=chunk_size,
-                    rejects=rejects, on_progress=show,
+                    stream,
+                    bootstrap_servers=bootstrap_servers,
+                    topics=topics,
+                    acks=acks,
+                    chunk_size=chunk_size,
+                    rejects=rejects,
+                    on_progress=show,
                 )
             )
             if total is None:

@@ -211,11 +211,7 @@ def demo(
 
     if speed_days_per_second <= 0:
         raise typer.BadParameter("must be positive", param_hint="--speed-days-per-second")
-    code = run_demo(
-        DemoSettings(
-            seed=seed, patients=patients, days_per_second=speed_days_per_second, days=days, log_dir=log_dir, duration=duration
-        )
-    )
+    code = run_demo(DemoSettings(seed=seed, patients=patients, days_per_second=speed_days_per_second, days=days, log_dir=log_dir, duration=duration))
     raise typer.Exit(code)
 
 

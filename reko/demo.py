@@ -141,8 +141,18 @@ def bad_records(feed: Feed) -> list[bytes]:
 
 
 class Demo:
-    def __init__(self, settings: DemoSettings, clock: Clock, anchor: float, feed: Feed, services: dict[str, str],
-                 bootstrap_servers: str, topic: str, console: Console, jwt_secret: str) -> None:
+    def __init__(
+        self,
+        settings: DemoSettings,
+        clock: Clock,
+        anchor: float,
+        feed: Feed,
+        services: dict[str, str],
+        bootstrap_servers: str,
+        topic: str,
+        console: Console,
+        jwt_secret: str,
+    ) -> None:
         self.settings = settings
         # The demo watches as a coordinator of every unit of the feed who also holds the regional
         # office's view; the APIs answer nobody without a token.
@@ -237,8 +247,10 @@ class Demo:
 
         header = Text()
         if waiting:
-            header.append(f"Starting: the simulated clock starts at {self.settings.start.isoformat()} 08:00 "
-                          f"in {self.anchor - time.time():.0f} s\n", style="yellow")
+            header.append(
+                f"Starting: the simulated clock starts at {self.settings.start.isoformat()} 08:00 in {self.anchor - time.time():.0f} s\n",
+                style="yellow",
+            )
         else:
             day_number = (today - self.settings.start).days + 1
             header.append("Simulated date ", style="dim")
@@ -297,8 +309,7 @@ class Demo:
         totals: Counter[str] = Counter()
         for hsa in sorted(set(self.feed.units) | set(counts), key=self.unit_name):
             row = counts.get(hsa, {"total": 0, "bySex": {}})
-            cells = {"F": row["bySex"].get("F", 0), "M": row["bySex"].get("M", 0),
-                     "UNKNOWN": row["bySex"].get("UNKNOWN", 0), "total": row["total"]}
+            cells = {"F": row["bySex"].get("F", 0), "M": row["bySex"].get("M", 0), "UNKNOWN": row["bySex"].get("UNKNOWN", 0), "total": row["total"]}
             totals.update(cells)
             rows.append((self.unit_name(hsa), *([hsa] if wide else []), *(str(cells[key]) for key in ("F", "M", "UNKNOWN", "total"))))
         ongoing.add_column("Care unit", footer="All units", ratio=1, overflow="ellipsis", no_wrap=True)
@@ -313,8 +324,11 @@ class Demo:
         footer = Text()
         footer.append("Alerts open ", style="dim")
         footer.append(str(sum(1 for a in all_alerts if a["state"] == "OPEN")) if view.unit_alerts else "?", style="bold green")
-        footer.append(f" (due now {sum(1 for a in all_alerts if a['state'] == 'OPEN' and a.get('milestoneStatus') == 'DUE')}, "
-                      f"withdrawn {sum(1 for a in all_alerts if a['state'] == 'WITHDRAWN')})", style="dim")
+        footer.append(
+            f" (due now {sum(1 for a in all_alerts if a['state'] == 'OPEN' and a.get('milestoneStatus') == 'DUE')}, "
+            f"withdrawn {sum(1 for a in all_alerts if a['state'] == 'WITHDRAWN')})",
+            style="dim",
+        )
         footer.append("   Bad records injected ", style="dim")
         footer.append(str(self.bad_injected), style="bold")
         footer.append("   Dead-lettered records ", style="dim")
@@ -418,8 +432,10 @@ class Demo:
         if by_status:
             lines.append("  milestone status: " + ", ".join(f"{status} {n}" for status, n in sorted(by_status.items())))
         if view.first_alert_after is not None:
-            lines.append(f"  first alert seen {view.first_alert_after:.1f} s after the clock started"
-                         f" (simulated {view.first_alert_day.isoformat() if view.first_alert_day else '?'})")
+            lines.append(
+                f"  first alert seen {view.first_alert_after:.1f} s after the clock started"
+                f" (simulated {view.first_alert_day.isoformat() if view.first_alert_day else '?'})"
+            )
         if view.ongoing_day is not None:
             f = sum(row["bySex"].get("F", 0) for row in view.ongoing)
             m = sum(row["bySex"].get("M", 0) for row in view.ongoing)

@@ -174,8 +174,7 @@ def _build_units(rng: random.Random, count: int) -> list[_Unit]:
     count = max(1, count)
     n_providers = 1 if count == 1 else 2 if count <= 4 else 3
     specs = [
-        (_UNIT_POOL[i % len(_UNIT_POOL)][0] + ("" if i < len(_UNIT_POOL) else f" {i // len(_UNIT_POOL) + 1}"),
-         _UNIT_POOL[i % len(_UNIT_POOL)][1])
+        (_UNIT_POOL[i % len(_UNIT_POOL)][0] + ("" if i < len(_UNIT_POOL) else f" {i // len(_UNIT_POOL) + 1}"), _UNIT_POOL[i % len(_UNIT_POOL)][1])
         for i in range(count)
     ]
     # Specialist clinics belong to the region; some of the primary care units are private.
@@ -314,9 +313,7 @@ def _step_down(rng: random.Random, degree: int) -> int:
     return 25
 
 
-def _prognosis(
-    rng: random.Random, dx: _Dx, case_day: int, remaining: int, long_case: bool, optimism: float
-) -> tuple[str, int | None] | None:
+def _prognosis(rng: random.Random, dx: _Dx, case_day: int, remaining: int, long_case: bool, optimism: float) -> tuple[str, int | None] | None:
     """An optional prognosis; the doctor's guess of the days left (from this certificate) is noisy."""
     if rng.random() < 0.35:
         return None
@@ -404,8 +401,15 @@ class _Generator:
 
     def cert(self, patient: _Patient, signed: datetime, unit: _Unit, doctor: str, **fields) -> _Cert:
         return self.add(
-            _Cert(seq=len(self.certs), patient=patient, certificate_type=fields.pop("certificate_type", "fk7804"),
-                  signed=signed, unit=unit, doctor=doctor, **fields)
+            _Cert(
+                seq=len(self.certs),
+                patient=patient,
+                certificate_type=fields.pop("certificate_type", "fk7804"),
+                signed=signed,
+                unit=unit,
+                doctor=doctor,
+                **fields,
+            )
         )
 
     def diagnoses_for(self, dx_code: str) -> list[str]:
@@ -475,7 +479,10 @@ class _Generator:
             if previous is not None and signed <= previous.signed:
                 signed = _after(rng, previous.signed, 20, 240)
             cert = self.cert(
-                patient, signed, unit, doctor,
+                patient,
+                signed,
+                unit,
+                doctor,
                 diagnoses=self.diagnoses_for(dx_code),
                 periods=periods,
                 occupations=patient.occupations,
@@ -502,8 +509,7 @@ class _Generator:
                 ahead = rng.choices((0, 1, 2, 3, 4, 5, 7, -1, -2, -3), weights=(18, 16, 14, 12, 9, 7, 4, 8, 6, 6))[0]
                 sign_day = self.weekday_or_near(segment_start - timedelta(days=ahead), prefer_earlier=ahead >= 0)
             else:
-                sign_day = self.weekday_or_near(segment_start + timedelta(days=rng.choice((0, 0, 0, 1, 2))),
-                                                prefer_earlier=False)
+                sign_day = self.weekday_or_near(segment_start + timedelta(days=rng.choice((0, 0, 0, 1, 2))), prefer_earlier=False)
             if sign_day <= previous.signed.date():
                 sign_day = previous.signed.date() + timedelta(days=1)
             if not self.in_window(sign_day):
@@ -524,7 +530,10 @@ class _Generator:
     def employer_copy(self, cert: _Cert) -> None:
         """An `ag7804` (certificate for the employer) written right after the FK 7804."""
         self.cert(
-            cert.patient, _after(self.rng, cert.signed, 2, 15), cert.unit, cert.doctor,
+            cert.patient,
+            _after(self.rng, cert.signed, 2, 15),
+            cert.unit,
+            cert.doctor,
             certificate_type="ag7804",
             diagnoses=list(cert.diagnoses),
             periods=list(cert.periods),
@@ -546,17 +555,22 @@ class _Generator:
             if self.in_window(signed.date()):
                 return self.replacement(cert, signed), False
         elif roll < settings.replacement_rate + settings.revocation_rate:
-            revoked_day = self.weekday_or_near(
-                cert.signed.date() + timedelta(days=rng.randint(1, 7)), prefer_earlier=False
-            )
+            revoked_day = self.weekday_or_near(cert.signed.date() + timedelta(days=rng.randint(1, 7)), prefer_earlier=False)
             if self.in_window(revoked_day) and revoked_day > cert.signed.date():
                 cert.revoked = _office_time(rng, revoked_day)
                 if rng.random() < 0.5:
                     # Makulerat och utfärdat på nytt: the same content under a new id.
                     again = self.cert(
-                        cert.patient, _after(rng, cert.revoked, 5, 60), cert.unit, cert.doctor,
-                        diagnoses=list(cert.diagnoses), periods=list(cert.periods), occupations=cert.occupations,
-                        prognosis=cert.prognosis, relations=list(cert.relations), smittskydd=cert.smittskydd,
+                        cert.patient,
+                        _after(rng, cert.revoked, 5, 60),
+                        cert.unit,
+                        cert.doctor,
+                        diagnoses=list(cert.diagnoses),
+                        periods=list(cert.periods),
+                        occupations=cert.occupations,
+                        prognosis=cert.prognosis,
+                        relations=list(cert.relations),
+                        smittskydd=cert.smittskydd,
                     )
                     return again, False
                 return cert, True
@@ -584,17 +598,23 @@ class _Generator:
                 degree, first, last = periods[-1]
                 periods[-1] = (degree, first, last + timedelta(days=rng.randint(2, 7)))
         return self.cert(
-            cert.patient, signed, cert.unit, cert.doctor,
-            diagnoses=list(cert.diagnoses), periods=periods, occupations=cert.occupations,
-            prognosis=cert.prognosis, relations=[("ERSATT", cert)], smittskydd=cert.smittskydd,
+            cert.patient,
+            signed,
+            cert.unit,
+            cert.doctor,
+            diagnoses=list(cert.diagnoses),
+            periods=periods,
+            occupations=cert.occupations,
+            prognosis=cert.prognosis,
+            relations=[("ERSATT", cert)],
+            smittskydd=cert.smittskydd,
         )
 
     def test_certificate(self) -> None:
         """A certificate written while trying the system out (`testCertificate: true`)."""
         rng = self.rng
         dx = _DX_BY_CODE[rng.choice(("J06.9", "M54.5", "F43.2"))]
-        day = self.weekday_or_near(self.window_start + timedelta(days=rng.randrange(self.settings.days)),
-                                   prefer_earlier=True)
+        day = self.weekday_or_near(self.window_start + timedelta(days=rng.randrange(self.settings.days)), prefer_earlier=True)
         patient = self.new_patient(dx, day)
         if patient is None:
             return
@@ -602,9 +622,14 @@ class _Generator:
         patient.unit, patient.doctor = unit, rng.choice(unit.doctors)
         length = rng.choice((7, 14, 30))
         self.cert(
-            patient, _office_time(rng, day), unit, patient.doctor,
-            diagnoses=[dx.code], periods=[(100, day, day + timedelta(days=length - 1))],
-            occupations=patient.occupations, test=True,
+            patient,
+            _office_time(rng, day),
+            unit,
+            patient.doctor,
+            diagnoses=[dx.code],
+            periods=[(100, day, day + timedelta(days=length - 1))],
+            occupations=patient.occupations,
+            test=True,
         )
 
     # -- the whole feed --------------------------------------------------------------------------
@@ -659,8 +684,7 @@ def _signed_data(cert: _Cert, rng: random.Random) -> dict:
     dotted = rng.random() < 0.6
     data["diagnoses"] = [{"code": code if dotted else code.replace(".", "")} for code in cert.diagnoses]
     data["workCapacityPeriods"] = [
-        {"reductionPercent": degree, "from": first.isoformat(), "to": last.isoformat()}
-        for degree, first, last in cert.periods
+        {"reductionPercent": degree, "from": first.isoformat(), "to": last.isoformat()} for degree, first, last in cert.periods
     ]
     data["occupations"] = list(cert.occupations)
     if cert.prognosis is not None:
@@ -681,28 +705,41 @@ def generate_feed(settings: FeedSettings = FeedSettings()) -> list[dict]:
     staged: list[tuple[tuple, dict]] = []
     for cert in certs:
         data = _signed_data(cert, rng)
-        staged.append(((cert.signed.astimezone(UTC), 0, cert.seq), {"type": SIGNED_TYPE, "time": data["signedAt"],
-                                                                     "subject": cert.certificate_id, "data": data}))
+        staged.append(
+            (
+                (cert.signed.astimezone(UTC), 0, cert.seq),
+                {"type": SIGNED_TYPE, "time": data["signedAt"], "subject": cert.certificate_id, "data": data},
+            )
+        )
         if cert.revoked is not None:
             revoked_at = cert.revoked.isoformat()
-            staged.append(((cert.revoked.astimezone(UTC), 1, cert.seq), {
-                "type": REVOKED_TYPE, "time": revoked_at, "subject": cert.certificate_id,
-                "data": {"certificateId": cert.certificate_id, "revokedAt": revoked_at},
-            }))
+            staged.append(
+                (
+                    (cert.revoked.astimezone(UTC), 1, cert.seq),
+                    {
+                        "type": REVOKED_TYPE,
+                        "time": revoked_at,
+                        "subject": cert.certificate_id,
+                        "data": {"certificateId": cert.certificate_id, "revokedAt": revoked_at},
+                    },
+                )
+            )
     staged.sort(key=lambda item: item[0])
 
     events: list[dict] = []
     for _, body in staged:
-        events.append({
-            "specversion": "1.0",
-            "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-            "source": SOURCE,
-            "type": body["type"],
-            "time": body["time"],
-            "subject": body["subject"],
-            "datacontenttype": "application/json",
-            "data": body["data"],
-        })
+        events.append(
+            {
+                "specversion": "1.0",
+                "id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
+                "source": SOURCE,
+                "type": body["type"],
+                "time": body["time"],
+                "subject": body["subject"],
+                "datacontenttype": "application/json",
+                "data": body["data"],
+            }
+        )
     return events
 
 
@@ -722,14 +759,10 @@ def write_jsonl(events: Iterable[dict], path: Path) -> int:
 
 def main(argv: Sequence[str] | None = None) -> int:
     defaults = FeedSettings()
-    parser = argparse.ArgumentParser(
-        prog="python -m reko.feed", description="Write a synthetic certificate feed (JSON Lines)."
-    )
+    parser = argparse.ArgumentParser(prog="python -m reko.feed", description="Write a synthetic certificate feed (JSON Lines).")
     parser.add_argument("--seed", type=int, default=defaults.seed)
     parser.add_argument("--patients", type=int, default=defaults.patients)
-    parser.add_argument(
-        "--start", type=date.fromisoformat, default=defaults.start, help="first signing date (YYYY-MM-DD)"
-    )
+    parser.add_argument("--start", type=date.fromisoformat, default=defaults.start, help="first signing date (YYYY-MM-DD)")
     parser.add_argument("--days", type=int, default=defaults.days, help="signing dates spread over this many days")
     parser.add_argument("--care-units", type=int, default=defaults.care_units)
     parser.add_argument("--revocation-rate", type=float, default=defaults.revocation_rate)
@@ -738,8 +771,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     args = parser.parse_args(argv)
 
     settings = FeedSettings(
-        seed=args.seed, patients=args.patients, start=args.start, days=args.days, care_units=args.care_units,
-        revocation_rate=args.revocation_rate, replacement_rate=args.replacement_rate,
+        seed=args.seed,
+        patients=args.patients,
+        start=args.start,
+        days=args.days,
+        care_units=args.care_units,
+        revocation_rate=args.revocation_rate,
+        replacement_rate=args.replacement_rate,
     )
     events = generate_feed(settings)
     if args.out == "-":

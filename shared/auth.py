@@ -154,9 +154,7 @@ class TokenVerifier:
             raise _Unauthenticated(f"the token lacks the claim {missing.claim!r}") from None
         except (jwt.InvalidTokenError, ValidationError):
             raise _Unauthenticated("the token is malformed") from None
-        return AuthenticatedUser(
-            hsa_id=parsed.sub, name=parsed.name, roles=frozenset(parsed.roles), care_units=frozenset(parsed.care_units)
-        )
+        return AuthenticatedUser(hsa_id=parsed.sub, name=parsed.name, roles=frozenset(parsed.roles), care_units=frozenset(parsed.care_units))
 
 
 Authenticate = Callable[..., Awaitable[AuthenticatedUser]]

@@ -26,7 +26,6 @@ class Clock(Protocol):
     def today(self) -> date: ...
 
 
-
 class _StockholmToday:
     def now(self) -> datetime:
         raise AttributeError("a clock defines now()")

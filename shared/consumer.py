@@ -39,7 +39,6 @@ log = structlog.get_logger("consumer")
 EventT = TypeVar("EventT")
 
 
-
 # A record that can never be processed goes to the dead-letter topic with its class and reason.
 BadEvent = BadInput
 
@@ -83,7 +82,12 @@ class ApplyContext:
 
     def reject(self, rejected: _Rejected) -> None:
         _dead_letter(
-            self.outbox, self._dead_letter_topic, rejected.record, rejected.error_class, rejected.reason, self.clock.now(),
+            self.outbox,
+            self._dead_letter_topic,
+            rejected.record,
+            rejected.error_class,
+            rejected.reason,
+            self.clock.now(),
             with_headers=rejected.error_class != _UNSTORABLE,
         )
         self.rejected.append(rejected)
@@ -191,8 +195,9 @@ class BatchConsumer(Generic[EventT]):
                 return
             except TRANSIENT_ERRORS as problem:
                 self._metrics.transient_failures.labels(stage="consume").inc()
-                log.warning("batch retrying after a transient failure", consumer=self.name, error=type(problem).__name__,
-                            backoff=backoff.next_seconds)
+                log.warning(
+                    "batch retrying after a transient failure", consumer=self.name, error=type(problem).__name__, backoff=backoff.next_seconds
+                )
                 await backoff.sleep()
             except Exception as problem:
                 if len(items) > 1:
@@ -206,12 +211,24 @@ class BatchConsumer(Generic[EventT]):
                         raise
                     # Even its dead letter could not be stored (text PostgreSQL refuses in a header,
                     # say): keep the bytes and the position, drop what cannot be stored.
-                    log.error("dead letter stored without its headers", consumer=self.name, error=type(problem).__name__,
-                              topic=item.record.topic, partition=item.record.partition, offset=item.record.offset)
+                    log.error(
+                        "dead letter stored without its headers",
+                        consumer=self.name,
+                        error=type(problem).__name__,
+                        topic=item.record.topic,
+                        partition=item.record.partition,
+                        offset=item.record.offset,
+                    )
                     await self._with_retries([_Rejected(item.event_id, item.record, _UNSTORABLE, f"{item.error_class}: {item.reason}")])
                     return
-                log.error("record dead-lettered after a processing error", consumer=self.name, error=type(problem).__name__,
-                          topic=item.record.topic, partition=item.record.partition, offset=item.record.offset)
+                log.error(
+                    "record dead-lettered after a processing error",
+                    consumer=self.name,
+                    error=type(problem).__name__,
+                    topic=item.record.topic,
+                    partition=item.record.partition,
+                    offset=item.record.offset,
+                )
                 rejected = _Rejected(item.event_id, item.record, f"ProcessingError:{type(problem).__name__}", str(problem)[:300])
                 await self._with_retries([rejected])
                 return
@@ -261,8 +278,15 @@ class BatchConsumer(Generic[EventT]):
             self._metrics.deduplicated.labels(topic=items[0].record.topic).inc(duplicates)
         for rejected in context.rejected:
             self._metrics.dead_lettered.labels(topic=rejected.record.topic, error_class=rejected.error_class.split(":")[0]).inc()
-            log.warning("record dead-lettered", consumer=self.name, topic=rejected.record.topic, partition=rejected.record.partition,
-                        offset=rejected.record.offset, error_class=rejected.error_class, reason=rejected.reason)
+            log.warning(
+                "record dead-lettered",
+                consumer=self.name,
+                topic=rejected.record.topic,
+                partition=rejected.record.partition,
+                offset=rejected.record.offset,
+                error_class=rejected.error_class,
+                reason=rejected.reason,
+            )
 
 
 async def commit_offsets(consumer: AIOKafkaConsumer, records: Sequence[ConsumerRecord[Any, Any]]) -> None:

@@ -76,8 +76,7 @@ async def migrate(pool: asyncpg.Pool, schema: str, *directories: Path) -> list[s
         try:
             await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             await conn.execute(
-                f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations "
-                "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
+                f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations (name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"
             )
             done = {row["name"] for row in await conn.fetch(f"SELECT name FROM {schema}.schema_migrations")}
             files = [path for directory in directories for path in sorted(directory.glob("*.sql"))]
@@ -93,4 +92,3 @@ async def migrate(pool: asyncpg.Pool, schema: str, *directories: Path) -> list[s
         finally:
             await conn.execute("SELECT pg_advisory_unlock(hashtext($1))", f"migrate:{schema}")
     return applied_now
-

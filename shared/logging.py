@@ -14,9 +14,7 @@ import structlog
 # Ten or twelve digits with an optional separator whose date part has a real month and a day
 # (or a samordningsnummer day): wider than a valid personnummer on purpose, since a number with a
 # wrong check digit must be hidden too, but narrow enough to leave HSA ids and offsets readable.
-PERSONNUMMER_SHAPE = re.compile(
-    r"(?<!\d)(?:\d{2})?\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01])[-+]?\d{4}(?!\d)"
-)
+PERSONNUMMER_SHAPE = re.compile(r"(?<!\d)(?:\d{2})?\d{2}(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01]|6[1-9]|[78]\d|9[01])[-+]?\d{4}(?!\d)")
 REDACTED = "[redacted]"
 SENSITIVE_KEYS = frozenset({"personnummer", "person_id", "personid", "patient_id", "pnr", "pseudonym_key", "authorization"})
 

@@ -20,9 +20,7 @@ class ServiceMetrics:
         self.deduplicated = Counter(
             "reko_events_deduplicated_total", "Records skipped because their event id was already applied.", ["topic"], **labels
         )
-        self.dead_lettered = Counter(
-            "reko_events_dead_lettered_total", "Records sent to the dead-letter topic.", ["topic", "error_class"], **labels
-        )
+        self.dead_lettered = Counter("reko_events_dead_lettered_total", "Records sent to the dead-letter topic.", ["topic", "error_class"], **labels)
         self.published = Counter("reko_events_published_total", "Records the outbox relay published.", ["topic"], **labels)
         self.refused = Counter(
             "reko_outbox_refused_total", "Outbox rows the broker refused for good (recorded, then skipped).", ["topic", "error"], **labels

@@ -228,11 +228,9 @@ class OutboxRelay:
                     # Only the loudness differs, so a surprise is seen.
                     self._metrics.transient_failures.labels(stage="relay").inc()
                     if isinstance(problem, TRANSIENT_ERRORS):
-                        log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200],
-                                    backoff=backoff.next_seconds)
+                        log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200], backoff=backoff.next_seconds)
                     else:
-                        log.exception("outbox relay failed unexpectedly; retrying", error=type(problem).__name__,
-                                      backoff=backoff.next_seconds)
+                        log.exception("outbox relay failed unexpectedly; retrying", error=type(problem).__name__, backoff=backoff.next_seconds)
                     if not isinstance(problem, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
                         await self._drop_producer()
                     if listener is not None:
@@ -279,11 +277,17 @@ class OutboxRelay:
                 # Sending it again can never succeed; it is recorded and skipped, never silently dropped.
                 await conn.execute(
                     "UPDATE outbox SET sent_at = now(), refused_at = now(), refusal = $2 WHERE id = $1",
-                    row["id"], f"{type(problem).__name__}: {str(problem)[:300]}",
+                    row["id"],
+                    f"{type(problem).__name__}: {str(problem)[:300]}",
                 )
                 self._metrics.refused.labels(topic=row["topic"], error=type(problem).__name__).inc()
-                log.error("outbox row refused by the broker for good; skipped", topic=row["topic"], outbox_id=row["id"],
-                          error=type(problem).__name__, value_bytes=len(row["value"]))
+                log.error(
+                    "outbox row refused by the broker for good; skipped",
+                    topic=row["topic"],
+                    outbox_id=row["id"],
+                    error=type(problem).__name__,
+                    value_bytes=len(row["value"]),
+                )
             for row in sent:
                 self._metrics.published.labels(topic=row["topic"]).inc()
             if len(rows) < self._batch_size and not refused and transient is None:

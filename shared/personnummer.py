@@ -76,9 +76,7 @@ def parse_personnummer(text: str, *, on: date) -> PersonIdentity:
     """
     match = _FORMS.match(text.strip()) if isinstance(text, str) else None
     if match is None:
-        raise InvalidPersonnummer(
-            "not a personnummer form (YYYYMMDDNNNN, YYYYMMDD-NNNN, YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN)"
-        )
+        raise InvalidPersonnummer("not a personnummer form (YYYYMMDDNNNN, YYYYMMDD-NNNN, YYMMDD-NNNN, YYMMDD+NNNN, YYMMDDNNNN)")
     if match["serial12"] is not None:
         year = int(match["century"] + match["yy"])
         month, day_of_month = int(match["mm"]), int(match["dd"])

@@ -277,9 +277,7 @@ class ServiceRuntime:
         backoff = Backoff(initial_seconds=0.2)
         while True:
             try:
-                await ensure_topics(
-                    self.settings.kafka_bootstrap_servers, [*self.consumed_topics, *self.published_topics]
-                )
+                await ensure_topics(self.settings.kafka_bootstrap_servers, [*self.consumed_topics, *self.published_topics])
                 await self.broker.start()
                 self.broker_started = True
                 log.info("consuming", topics=self.consumed_topics)

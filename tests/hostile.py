@@ -32,7 +32,10 @@ class Hostile:
 
 def valid(index: int) -> dict[str, Any]:
     return signed_event(
-        f"hostile-ev-{index}", f"hostile-c-{index}", person_id=WOMAN, periods=[("2026-03-02", "2026-03-15", 100)],
+        f"hostile-ev-{index}",
+        f"hostile-c-{index}",
+        person_id=WOMAN,
+        periods=[("2026-03-02", "2026-03-15", 100)],
         signed_at="2026-03-02T09:00:00+01:00",
     )
 
@@ -98,14 +101,34 @@ def catalogue() -> list[Hostile]:
         Hostile("no personId", _changed(16, _delete("data.patient.personId")), "ContractViolation"),
         Hostile("degree 33 %", _changed(17, _set("data.workCapacityPeriods.0.reductionPercent", 33)), "ContractViolation"),
         Hostile("from after to", _changed(18, _set("data.workCapacityPeriods.0.from", "2026-04-01")), "ContractViolation"),
-        Hostile("overlapping periods", _changed(19, _set("data.workCapacityPeriods", [
-            {"reductionPercent": 100, "from": "2026-03-02", "to": "2026-03-10"},
-            {"reductionPercent": 50, "from": "2026-03-10", "to": "2026-03-20"},
-        ])), "ContractViolation"),
-        Hostile("five periods", _changed(20, _set("data.workCapacityPeriods", [
-            {"reductionPercent": degree, "from": f"2026-0{month}-01", "to": f"2026-0{month}-10"}
-            for month, degree in zip(range(1, 6), (25, 50, 75, 100, 25), strict=True)
-        ])), "ContractViolation"),
+        Hostile(
+            "overlapping periods",
+            _changed(
+                19,
+                _set(
+                    "data.workCapacityPeriods",
+                    [
+                        {"reductionPercent": 100, "from": "2026-03-02", "to": "2026-03-10"},
+                        {"reductionPercent": 50, "from": "2026-03-10", "to": "2026-03-20"},
+                    ],
+                ),
+            ),
+            "ContractViolation",
+        ),
+        Hostile(
+            "five periods",
+            _changed(
+                20,
+                _set(
+                    "data.workCapacityPeriods",
+                    [
+                        {"reductionPercent": degree, "from": f"2026-0{month}-01", "to": f"2026-0{month}-10"}
+                        for month, degree in zip(range(1, 6), (25, 50, 75, 100, 25), strict=True)
+                    ],
+                ),
+            ),
+            "ContractViolation",
+        ),
         Hostile("the same occupation twice", _changed(21, _set("data.occupations", ["STUDIER", "STUDIER"])), "ContractViolation"),
         Hostile("an unknown occupation", _changed(22, _set("data.occupations", ["ASTRONAUT"])), "ContractViolation"),
         Hostile("ATER_X_ANTAL_DGR without days", _changed(23, _set("data.prognosis", {"code": "ATER_X_ANTAL_DGR"})), "ContractViolation"),
@@ -115,16 +138,28 @@ def catalogue() -> list[Hostile]:
         Hostile("testCertificate as text", _changed(27, _set("data.testCertificate", "yes")), "ContractViolation"),
         Hostile("a 300-character certificate id", _changed(28, _set("data.certificateId", "c" * 300)), "ContractViolation"),
         Hostile("data null", _changed(29, _set("data", None)), "ContractViolation"),
-        Hostile("revoked without revokedAt", _encoded({
-            "specversion": "1.0", "id": "hostile-rev-30", "source": "urn:reko:test", "type": "se.sickleave.certificate.revoked.v1",
-            "time": "2026-03-05T10:00:00+01:00", "data": {"certificateId": "hostile-c-30"},
-        }), "ContractViolation"),
+        Hostile(
+            "revoked without revokedAt",
+            _encoded(
+                {
+                    "specversion": "1.0",
+                    "id": "hostile-rev-30",
+                    "source": "urn:reko:test",
+                    "type": "se.sickleave.certificate.revoked.v1",
+                    "time": "2026-03-05T10:00:00+01:00",
+                    "data": {"certificateId": "hostile-c-30"},
+                }
+            ),
+            "ContractViolation",
+        ),
         Hostile("empty key and broken JSON", b"{", "NotJson", key=b""),
         Hostile("no key and broken JSON", b"{", "NotJson", key=None),
         Hostile("a 100 KB key and broken JSON", b"{", "NotJson", key=b"k" * 100_000),
         Hostile("binary headers and broken JSON", b"{", "NotJson", headers=(("trace", b"\x00\xff\xfe"), ("empty", None))),
         Hostile(
-            "a valid event padded past the record limit", _changed(31, _set("data.padding", "x" * 1_100_000)), "RecordTooLarge",
+            "a valid event padded past the record limit",
+            _changed(31, _set("data.padding", "x" * 1_100_000)),
+            "RecordTooLarge",
             consumer_only=True,
         ),
     ]

@@ -39,8 +39,7 @@ def assembled_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap
     for certificate in certificates.values():
         by_patient[certificate.patient_id].append(certificate)
     return [
-        (pseudonym, *patients[pseudonym], assemble_sick_leave_cases(history, revoked, max_gap=max_gap))
-        for pseudonym, history in by_patient.items()
+        (pseudonym, *patients[pseudonym], assemble_sick_leave_cases(history, revoked, max_gap=max_gap)) for pseudonym, history in by_patient.items()
     ]
 
 

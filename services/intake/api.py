@@ -256,9 +256,7 @@ def _certificate_view(certificate: Certificate, standing: CertificateStanding) -
     )
 
 
-def _patient_history(
-    record: repository.PatientRecord, visible: VisibleHistory, care_unit_hsa_id: str, on: date, max_gap: int
-) -> PatientHistory:
+def _patient_history(record: repository.PatientRecord, visible: VisibleHistory, care_unit_hsa_id: str, on: date, max_gap: int) -> PatientHistory:
     """The history as the asking unit may see it: the cases are assembled from the visible
     certificates alone, so nothing of a withheld certificate shows through them."""
     protected = any(certificate.protected_identity for certificate in record.certificates)
@@ -299,8 +297,7 @@ def _patient_history(
         cases=tuple(history_cases),
         certificates=tuple(_certificate_view(by_id[certificate_id], standing) for certificate_id, standing in standings.items()),
         revoked_before_arrival=tuple(
-            RevocationView(certificate_id=r.certificate_id, revoked_at=r.revoked_at)
-            for r in revocations_before_arrival(certificates, revocations)
+            RevocationView(certificate_id=r.certificate_id, revoked_at=r.revoked_at) for r in revocations_before_arrival(certificates, revocations)
         ),
         certificates_withheld_from_other_care_providers=visible.withheld_from_other_care_providers,
     )

@@ -27,6 +27,4 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     handlers.register(runtime, settings)
     # Only a system holding CERTIFICATE_SOURCE may put events into the feed over HTTP.
     certificate_source = Depends(require_role(authenticator(settings.auth), Role.CERTIFICATE_SOURCE))
-    return runtime.http_app(
-        routers=[ingestion_router(runtime, settings, dependencies=[certificate_source]), inspection_router(runtime, settings)]
-    )
+    return runtime.http_app(routers=[ingestion_router(runtime, settings, dependencies=[certificate_source]), inspection_router(runtime, settings)])

@@ -87,7 +87,9 @@ class CertificateIntake:
         for history in await repository.patient_histories(context.conn, patients):
             cases = assemble_sick_leave_cases(history.certificates, history.revoked_ids, max_gap=self._settings.max_gap)
             snapshots = [
-                case_snapshot(case, patient_pseudonym=history.patient_pseudonym, birth_date=history.birth_date, sex=history.sex, max_gap=self._settings.max_gap)
+                case_snapshot(
+                    case, patient_pseudonym=history.patient_pseudonym, birth_date=history.birth_date, sex=history.sex, max_gap=self._settings.max_gap
+                )
                 for case in cases
             ]
             changes = case_changes(history.published_cases, snapshots)
@@ -144,8 +146,7 @@ def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
                     topics.cases,
                     title="SickLeaveCaseChanged",
                     description=(
-                        "Every change of a sick-leave case (opened, extended, shortened, split, merged, removed), "
-                        "keyed by patient pseudonym."
+                        "Every change of a sick-leave case (opened, extended, shortened, split, merged, removed), keyed by patient pseudonym."
                     ),
                     schema=SickLeaveCaseChanged,
                 ),

@@ -113,15 +113,17 @@ def classify_certificate_event(index: int, raw: RawEvent, *, max_record_bytes: i
     """ACCEPTED or REJECTED (with the consumer's error class and reason), and the bytes to send."""
     value = _as_bytes(raw)
     if value is None:
-        rejected = SubmissionOutcome(
-            index=index, status=SubmissionStatus.REJECTED, error_class="NotJson", reason="not valid JSON (not a JSON value)"
-        )
+        rejected = SubmissionOutcome(index=index, status=SubmissionStatus.REJECTED, error_class="NotJson", reason="not valid JSON (not a JSON value)")
         return rejected, b""
     if len(value) > max_record_bytes:
         event_id, certificate_id = _readable_ids(value)
         rejected = SubmissionOutcome(
-            index=index, event_id=event_id, certificate_id=certificate_id, status=SubmissionStatus.REJECTED,
-            error_class="RecordTooLarge", reason=f"the event is {len(value)} bytes; at most {max_record_bytes} fit in one record",
+            index=index,
+            event_id=event_id,
+            certificate_id=certificate_id,
+            status=SubmissionStatus.REJECTED,
+            error_class="RecordTooLarge",
+            reason=f"the event is {len(value)} bytes; at most {max_record_bytes} fit in one record",
         )
         return rejected, value
     try:
@@ -132,9 +134,7 @@ def classify_certificate_event(index: int, raw: RawEvent, *, max_record_bytes: i
         # The contract check classifies bad input itself; this keeps one hostile event from taking
         # a whole submission down should a new kind of input get past it.
         return _rejected(index, value, unexpected_bad_input(problem)), value
-    accepted = SubmissionOutcome(
-        index=index, event_id=event.id, certificate_id=event.data.certificate_id, status=SubmissionStatus.ACCEPTED
-    )
+    accepted = SubmissionOutcome(index=index, event_id=event.id, certificate_id=event.data.certificate_id, status=SubmissionStatus.ACCEPTED)
     return accepted, value
 
 
@@ -152,8 +152,12 @@ def unexpected_bad_input(problem: BaseException) -> BadInput:
 def _rejected(index: int, value: bytes, bad: BadInput) -> SubmissionOutcome:
     event_id, certificate_id = _readable_ids(value)
     return SubmissionOutcome(
-        index=index, event_id=event_id, certificate_id=certificate_id, status=SubmissionStatus.REJECTED,
-        error_class=bad.error_class, reason=bad.reason,
+        index=index,
+        event_id=event_id,
+        certificate_id=certificate_id,
+        status=SubmissionStatus.REJECTED,
+        error_class=bad.error_class,
+        reason=bad.reason,
     )
 
 
@@ -197,8 +201,7 @@ class CertificateSubmitter:
         if len(positions) != len(events):
             raise ValueError("one index per event")
         classified = [
-            classify_certificate_event(index, raw, max_record_bytes=self._max_record_bytes)
-            for index, raw in zip(positions, events, strict=True)
+            classify_certificate_event(index, raw, max_record_bytes=self._max_record_bytes) for index, raw in zip(positions, events, strict=True)
         ]
         await self._send_all([self._record_for(outcome, value) for outcome, value in classified])
         return [outcome for outcome, _ in classified]
@@ -234,9 +237,7 @@ class CertificateSubmitter:
         try:
             async with asyncio.timeout(self._send_timeout_seconds):
                 deliveries = [
-                    await self._sender.send(
-                        topic, value=value, key=key, headers=[(name, item.encode()) for name, item in headers.items()]
-                    )
+                    await self._sender.send(topic, value=value, key=key, headers=[(name, item.encode()) for name, item in headers.items()])
                     for topic, key, value, headers in records
                 ]
                 acknowledgements = await asyncio.gather(*deliveries, return_exceptions=True)

@@ -104,9 +104,7 @@ class _SubmitterHolder:
         try:
             async with asyncio.timeout(settings.ingestion_send_timeout_seconds):
                 # The consumer creates these topics too, but a request may come before it has.
-                await ensure_topics(
-                    settings.kafka_bootstrap_servers, [topics.name(topics.certificates), topics.dead_letter(topics.certificates)]
-                )
+                await ensure_topics(settings.kafka_bootstrap_servers, [topics.name(topics.certificates), topics.dead_letter(topics.certificates)])
                 self._producer = await start_producer(settings)
         except (KafkaError, OSError, TimeoutError) as problem:
             raise BrokerUnavailable(f"the broker is not reachable ({type(problem).__name__})") from problem
@@ -141,18 +139,13 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _broker_unavailable(problem: BrokerUnavailable) -> JSONResponse:
     log.warning("certificate events not taken: the broker is unavailable", entry_point="http", error=str(problem))
     return JSONResponse(
-        {
-            "detail": "the broker did not acknowledge the events, so none is accepted; send them again "
-            "(intake skips events it has already received)"
-        },
+        {"detail": "the broker did not acknowledge the events, so none is accepted; send them again (intake skips events it has already received)"},
         status_code=503,
         headers={"Retry-After": _RETRY_AFTER_SECONDS},
     )
 
 
-def ingestion_router(
-    runtime: ServiceRuntime, settings: IntakeSettings, dependencies: Sequence[params.Depends] = ()
-) -> APIRouter:
+def ingestion_router(runtime: ServiceRuntime, settings: IntakeSettings, dependencies: Sequence[params.Depends] = ()) -> APIRouter:
     """The certificate-event entry point; `dependencies` guard it (e.g. a bearer token with a role)."""
     submitters = _SubmitterHolder(runtime, settings)
     certificates_topic = settings.topics.name(settings.topics.certificates)
@@ -205,9 +198,7 @@ def ingestion_router(
         except UnreadableBody as problem:
             return await _refuse_unreadable(body, str(problem))
         if len(events) > settings.ingestion_max_events:
-            raise HTTPException(
-                413, detail=f"{len(events)} events in one request; at most {settings.ingestion_max_events} are taken"
-            )
+            raise HTTPException(413, detail=f"{len(events)} events in one request; at most {settings.ingestion_max_events} are taken")
         try:
             outcomes = await (await submitters.get()).submit(events)
         except BrokerUnavailable as problem:

@@ -34,8 +34,7 @@ async def certificates_by_id(conn: asyncpg.Connection, certificate_ids: Collecti
 async def add_patients(conn: asyncpg.Connection, patients: Iterable[tuple[str, date, str]]) -> None:
     rows = list(patients)
     await conn.execute(
-        "INSERT INTO patients (patient_pseudonym, birth_date, sex) SELECT * FROM unnest($1::text[], $2::date[], $3::text[]) "
-        "ON CONFLICT DO NOTHING",
+        "INSERT INTO patients (patient_pseudonym, birth_date, sex) SELECT * FROM unnest($1::text[], $2::date[], $3::text[]) ON CONFLICT DO NOTHING",
         *columns(rows, 3),
     )
 
@@ -155,9 +154,7 @@ async def patient_record(conn: asyncpg.Connection, patient_pseudonym: str) -> Pa
 async def published_risk_flags(conn: asyncpg.Connection, patients: Collection[str]) -> dict[str, dict[str, RiskFlagChanged]]:
     """The risk flag last published per case id, for each of these patients."""
     flags: dict[str, dict[str, RiskFlagChanged]] = {patient: {} for patient in patients}
-    for row in await conn.fetch(
-        "SELECT patient_pseudonym, body FROM risk_flags WHERE patient_pseudonym = ANY($1::text[])", list(patients)
-    ):
+    for row in await conn.fetch("SELECT patient_pseudonym, body FROM risk_flags WHERE patient_pseudonym = ANY($1::text[])", list(patients)):
         flag = RiskFlagChanged.model_validate(row["body"])
         flags[row["patient_pseudonym"]][flag.case_id] = flag
     return flags

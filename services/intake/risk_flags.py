@@ -296,9 +296,7 @@ def _repeat_sickleave(case: SickLeaveCase, cases: Sequence[SickLeaveCase], rules
     earlier = [
         other
         for other in cases
-        if other.case_id != case.case_id
-        and other.certified_days > rules.repeat_longer_than_days
-        and window_start <= other.end < case.start
+        if other.case_id != case.case_id and other.certified_days > rules.repeat_longer_than_days and window_start <= other.end < case.start
     ]
     if not earlier:
         return None
@@ -367,9 +365,7 @@ def _long_case(place: ChainPlace[SickLeaveCase], rules: RiskFlagRules) -> RiskRe
     )
 
 
-def _flag(
-    place: ChainPlace[SickLeaveCase], cases: Sequence[SickLeaveCase], rules: RiskFlagRules, fmb: FmbTable
-) -> RiskFlag:
+def _flag(place: ChainPlace[SickLeaveCase], cases: Sequence[SickLeaveCase], rules: RiskFlagRules, fmb: FmbTable) -> RiskFlag:
     case = place.case
     found = [
         *_diagnosis_reasons(case, rules),
@@ -386,9 +382,7 @@ def _flag(
     return RiskFlag(case_id=case.case_id, score=score, level=risk_level(score, rules), reasons=reasons)
 
 
-def risk_flags(
-    cases: Sequence[SickLeaveCase], rules: RiskFlagRules = RiskFlagRules(), fmb: FmbTable | None = None
-) -> dict[str, RiskFlag]:
+def risk_flags(cases: Sequence[SickLeaveCase], rules: RiskFlagRules = RiskFlagRules(), fmb: FmbTable | None = None) -> dict[str, RiskFlag]:
     """The flag of every case of ONE patient (all of them: REPEAT_SICKLEAVE and LONG_CASE look across cases)."""
     if len({case.case_id for case in cases}) != len(cases):
         raise ValueError("two cases with the same case id")

@@ -37,9 +37,7 @@ def _described_now(state: MilestoneState, case: SickLeaveCaseChanged) -> Milesto
     )
 
 
-def _withdrawn_now(
-    before: MilestoneChanged, case: SickLeaveCaseChanged | None, chain_place: tuple[int, tuple[str, ...]] | None
-) -> MilestoneChanged:
+def _withdrawn_now(before: MilestoneChanged, case: SickLeaveCaseChanged | None, chain_place: tuple[int, tuple[str, ...]] | None) -> MilestoneChanged:
     """A published milestone the rules no longer give: CANCELLED, described by its case if that still exists.
 
     It keeps the due date it withdraws; a case that is gone leaves its last details as they were.

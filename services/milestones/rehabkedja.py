@@ -32,8 +32,7 @@ DEFAULT_CHECKPOINTS = (
     Checkpoint(
         kind=MilestoneKind.CHAIN_DAY_90,
         chain_day=90,
-        title="Dag 90: arbetsförmågan prövas mot alla arbeten hos arbetsgivaren / "
-        "Day 90: work capacity assessed against any work at the employer",
+        title="Dag 90: arbetsförmågan prövas mot alla arbeten hos arbetsgivaren / Day 90: work capacity assessed against any work at the employer",
         legal_reference=CHAIN_LEGAL_REFERENCE,
     ),
     Checkpoint(

@@ -98,9 +98,7 @@ async def save_milestones(conn: asyncpg.Connection, milestones: Iterable[Milesto
 
 async def set_timers(conn: asyncpg.Connection, fires_on: Mapping[str, date | None]) -> None:
     """The next date each patient's milestones change; None: nothing left to fire."""
-    await conn.execute(
-        "DELETE FROM timers WHERE patient_pseudonym = ANY($1::text[])", [patient for patient, day in fires_on.items() if day is None]
-    )
+    await conn.execute("DELETE FROM timers WHERE patient_pseudonym = ANY($1::text[])", [patient for patient, day in fires_on.items() if day is None])
     rows = [(patient, day) for patient, day in fires_on.items() if day is not None]
     await conn.execute(
         "INSERT INTO timers (patient_pseudonym, fires_on) SELECT * FROM unnest($1::text[], $2::date[]) "

@@ -177,8 +177,7 @@ def answer(cases: Sequence[SickLeaveCaseChanged], on: date, rules: RehabkedjaRul
                 certified_days=case.certified_days,
                 certificate_ids=case.certificate_ids,
                 milestones=tuple(
-                    _milestone_answer(state)
-                    for state in sorted(states[case.case_id], key=lambda state: (state.due_date, state.kind.value))
+                    _milestone_answer(state) for state in sorted(states[case.case_id], key=lambda state: (state.due_date, state.kind.value))
                 ),
             )
             for case in sorted(cases, key=lambda case: (case.start, case.case_id))

@@ -20,8 +20,7 @@ async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeave
         # Stats keeps no event counts: only the revision decides what is stale.
         row["patient_pseudonym"]: RevisionProgress(row["revision"], 0, 0)
         for row in await conn.fetch(
-            "SELECT patient_pseudonym, revision FROM patients WHERE patient_pseudonym = ANY($1::text[]) "
-            "ORDER BY patient_pseudonym FOR UPDATE",
+            "SELECT patient_pseudonym, revision FROM patients WHERE patient_pseudonym = ANY($1::text[]) ORDER BY patient_pseudonym FOR UPDATE",
             patients,
         )
     }

@@ -184,9 +184,7 @@ class SignedCertificate(_Contract):
     issuer: Issuer
     avstangning_smittskydd: StrictBool = Field(default=False, alias="avstangningSmittskydd")
     diagnoses: tuple[Diagnosis, ...]
-    work_capacity_periods: Annotated[
-        tuple[WorkCapacityPeriod, ...], Field(min_length=1, max_length=4, alias="workCapacityPeriods")
-    ]
+    work_capacity_periods: Annotated[tuple[WorkCapacityPeriod, ...], Field(min_length=1, max_length=4, alias="workCapacityPeriods")]
     occupations: Annotated[tuple[Occupation, ...], Field(min_length=1, max_length=4)]
     prognosis: Prognosis | None = None
 

@@ -18,9 +18,7 @@ from shared.sickleave.sick_leave_case import SickLeaveCase, age_band_spans
 _NOT_CONTENT = {"patient_revision", "revision_event_count", "status", "change", "replaces_case_ids", "replaced_by_case_ids"}
 
 
-def case_snapshot(
-    case: SickLeaveCase, *, patient_pseudonym: str, birth_date: date, sex: str, max_gap: int | None = None
-) -> SickLeaveCaseChanged:
+def case_snapshot(case: SickLeaveCase, *, patient_pseudonym: str, birth_date: date, sex: str, max_gap: int | None = None) -> SickLeaveCaseChanged:
     """The published form of a case, before its change is known.
 
     `max_gap` is the gap the case was assembled with; the event carries it so that a consumer that

@@ -110,10 +110,7 @@ def certificate_from_contract(signed: SignedCertificate, *, patient_pseudonym: s
         avstangning_smittskydd=signed.avstangning_smittskydd,
         relations=tuple(
             sorted(
-                {
-                    Relation(type=relation.type, related_certificate_id=relation.related_certificate_id)
-                    for relation in signed.relations
-                },
+                {Relation(type=relation.type, related_certificate_id=relation.related_certificate_id) for relation in signed.relations},
                 key=lambda relation: (relation.type.value, relation.related_certificate_id),
             )
         ),
@@ -126,10 +123,7 @@ def certificate_from_contract(signed: SignedCertificate, *, patient_pseudonym: s
         diagnosis_codes=tuple(diagnosis.code for diagnosis in signed.diagnoses),
         periods=tuple(
             sorted(
-                (
-                    Period(start=period.start, end=period.end, degree=period.reduction_percent)
-                    for period in signed.work_capacity_periods
-                ),
+                (Period(start=period.start, end=period.end, degree=period.reduction_percent) for period in signed.work_capacity_periods),
                 key=lambda period: period.start,
             )
         ),

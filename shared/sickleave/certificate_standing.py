@@ -125,17 +125,13 @@ def certificate_standings(
                 case_id=case.case_id if case else None,
                 revoked_at=revoked_at,
                 voided_by=voided_by,
-                explanation=" ".join(
-                    _sentence(reason, certificate, case=case, revoked_at=revoked_at, voided_by=voided_by) for reason in reasons
-                ),
+                explanation=" ".join(_sentence(reason, certificate, case=case, revoked_at=revoked_at, voided_by=voided_by) for reason in reasons),
             )
         )
     return tuple(standings)
 
 
-def revocations_before_arrival(
-    certificates: Iterable[Certificate], revocations: Mapping[str, datetime]
-) -> tuple[RevocationBeforeArrival, ...]:
+def revocations_before_arrival(certificates: Iterable[Certificate], revocations: Mapping[str, datetime]) -> tuple[RevocationBeforeArrival, ...]:
     """The revocations among `revocations` whose certificate is not among `certificates`."""
     seen = {certificate.certificate_id for certificate in certificates}
     return tuple(

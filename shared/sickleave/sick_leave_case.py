@@ -133,9 +133,7 @@ def _distinct_by_id(certificates: Iterable[Certificate]) -> list[Certificate]:
     return list(by_id.values())
 
 
-def voidings(
-    certificates: Iterable[Certificate], revoked_ids: Collection[str]
-) -> dict[tuple[str, str], list[tuple[Certificate, RelationType]]]:
+def voidings(certificates: Iterable[Certificate], revoked_ids: Collection[str]) -> dict[tuple[str, str], list[tuple[Certificate, RelationType]]]:
     """(patient, voided certificate id) -> the certificates voiding it and how (docs/rules.md §1.3), in signing order.
 
     A voiding certificate need not count itself: a voided, smittskydd or diagnosis-less fk7804
@@ -152,9 +150,7 @@ def voidings(
     return found
 
 
-def counting_certificates(
-    certificates: Iterable[Certificate], revoked_ids: Collection[str]
-) -> tuple[Certificate, ...]:
+def counting_certificates(certificates: Iterable[Certificate], revoked_ids: Collection[str]) -> tuple[Certificate, ...]:
     """The certificates of one patient that build cases, in case sort order (docs/rules.md §1)."""
     stored = _distinct_by_id(certificates)
     revoked = set(revoked_ids)

@@ -28,8 +28,12 @@ def patient(index: int) -> str:
 
 def good_event(index: int) -> dict:
     return signed_event(
-        f"good-ev-{index}", f"good-c-{index}", person_id=patient(index), periods=[("2026-03-02", "2026-07-31", 100)],
-        signed_at="2026-03-02T09:00:00+01:00", care_unit=UNIT,
+        f"good-ev-{index}",
+        f"good-c-{index}",
+        person_id=patient(index),
+        periods=[("2026-03-02", "2026-07-31", 100)],
+        signed_at="2026-03-02T09:00:00+01:00",
+        care_unit=UNIT,
     )
 
 

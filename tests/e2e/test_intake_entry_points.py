@@ -33,8 +33,13 @@ def test_events_posted_over_http_become_cases_a_coordinator_can_inspect(stack_fa
 
     first = signed_event("e-1", "c-1", person_id=WOMAN, periods=[("2026-04-01", "2026-04-30", 100)], signed_at="2026-04-01T09:00:00+02:00")
     renewal = signed_event(
-        "e-2", "c-2", person_id=WOMAN, periods=[("2026-05-01", "2026-06-15", 50)], signed_at="2026-04-29T09:00:00+02:00",
-        relations=[("FRLANG", "c-1")], prognosis={"code": "PROGNOS_OKLAR"},
+        "e-2",
+        "c-2",
+        person_id=WOMAN,
+        periods=[("2026-05-01", "2026-06-15", 50)],
+        signed_at="2026-04-29T09:00:00+02:00",
+        relations=[("FRLANG", "c-1")],
+        prognosis={"code": "PROGNOS_OKLAR"},
     )
     withdrawn = signed_event("e-3", "c-3", person_id=WOMAN, periods=[("2026-06-16", "2026-06-30", 25)], signed_at="2026-05-10T09:00:00+02:00")
     revocation = revoked_event("e-4", "c-3", revoked_at="2026-05-11T09:00:00+02:00")

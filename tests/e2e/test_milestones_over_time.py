@@ -203,7 +203,9 @@ def test_milestones_follow_the_rules_as_the_clock_moves_across_due_dates_and_thr
 
     published = current_milestones(stack)
     hand_made = {
-        (case_id, kind): (m["status"], m["dueDate"]) for (case_id, kind), m in published.items() if case_id.split("-")[0] in {"p1", "p2", "p3", "p4", "p5", "p6", "p7"}
+        (case_id, kind): (m["status"], m["dueDate"])
+        for (case_id, kind), m in published.items()
+        if case_id.split("-")[0] in {"p1", "p2", "p3", "p4", "p5", "p6", "p7"}
     }
     assert hand_made == {
         # the revocation took away the reason for both

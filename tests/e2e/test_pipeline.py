@@ -33,18 +33,39 @@ UNIT_SOUTH = "SE2321000000-1002"
 def test_two_patients_at_two_units_give_cases_milestones_alerts_and_counts(stack_factory):
     stack = stack_factory(clock="fixed:2026-06-15T12:00:00+02:00")
     renewal = signed_event(
-        "ev-a2", "a2", person_id=WOMAN, periods=[("2026-04-01", "2026-06-30", 50)], signed_at="2026-03-30T10:00:00+02:00",
-        care_unit=UNIT_NORTH, relations=[("FRLANG", "a1")],
+        "ev-a2",
+        "a2",
+        person_id=WOMAN,
+        periods=[("2026-04-01", "2026-06-30", 50)],
+        signed_at="2026-03-30T10:00:00+02:00",
+        care_unit=UNIT_NORTH,
+        relations=[("FRLANG", "a1")],
     )
     events = [
-        signed_event("ev-a1", "a1", person_id=WOMAN, periods=[("2026-03-02", "2026-03-31", 100)],
-                     signed_at="2026-03-02T09:00:00+01:00", care_unit=UNIT_NORTH),
+        signed_event(
+            "ev-a1", "a1", person_id=WOMAN, periods=[("2026-03-02", "2026-03-31", 100)], signed_at="2026-03-02T09:00:00+01:00", care_unit=UNIT_NORTH
+        ),
         renewal,
         renewal,  # the same event twice: changes nothing
-        signed_event("ev-b1", "b1", person_id=MAN, periods=[("2026-04-01", "2026-06-30", 100)],
-                     signed_at="2026-04-01T09:00:00+02:00", care_unit=UNIT_SOUTH, diagnosis="M54.5"),
-        signed_event("ev-b2", "b2", person_id=MAN, periods=[("2026-07-01", "2026-09-30", 100)],
-                     signed_at="2026-06-10T09:00:00+02:00", care_unit=UNIT_SOUTH, diagnosis="M54.5", relations=[("FRLANG", "b1")]),
+        signed_event(
+            "ev-b1",
+            "b1",
+            person_id=MAN,
+            periods=[("2026-04-01", "2026-06-30", 100)],
+            signed_at="2026-04-01T09:00:00+02:00",
+            care_unit=UNIT_SOUTH,
+            diagnosis="M54.5",
+        ),
+        signed_event(
+            "ev-b2",
+            "b2",
+            person_id=MAN,
+            periods=[("2026-07-01", "2026-09-30", 100)],
+            signed_at="2026-06-10T09:00:00+02:00",
+            care_unit=UNIT_SOUTH,
+            diagnosis="M54.5",
+            relations=[("FRLANG", "b1")],
+        ),
         revoked_event("ev-b2-revoked", "b2", revoked_at="2026-06-11T09:00:00+02:00"),
     ]
 

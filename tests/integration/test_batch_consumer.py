@@ -24,8 +24,17 @@ CLOCK = FixedClock(datetime(2026, 5, 1, 12, tzinfo=UTC))
 
 def record(offset: int, value: bytes, *, partition: int = 0) -> ConsumerRecord:
     return ConsumerRecord(
-        topic="in", partition=partition, offset=offset, timestamp=0, timestamp_type=0, key=b"k", value=value,
-        checksum=None, serialized_key_size=1, serialized_value_size=len(value), headers=[("h", b"v")],
+        topic="in",
+        partition=partition,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=b"k",
+        value=value,
+        checksum=None,
+        serialized_key_size=1,
+        serialized_value_size=len(value),
+        headers=[("h", b"v")],
     )
 
 
@@ -58,8 +67,15 @@ class Ledger:
 
 def consumer_for(pool, ledger: Ledger, metrics: ServiceMetrics) -> BatchConsumer:
     return BatchConsumer(
-        name="ledger", pool=pool, decode=decode, apply=ledger.apply, dead_letter_topic="in.dlq",
-        outbox_source="urn:test", clock=CLOCK, metrics=metrics, max_backoff_seconds=0.2,
+        name="ledger",
+        pool=pool,
+        decode=decode,
+        apply=ledger.apply,
+        dead_letter_topic="in.dlq",
+        outbox_source="urn:test",
+        clock=CLOCK,
+        metrics=metrics,
+        max_backoff_seconds=0.2,
     )
 
 
@@ -153,8 +169,17 @@ async def test_a_database_outage_holds_the_batch_until_the_database_returns(tmp_
 
 def hostile_record(offset: int, value: bytes | None, *, headers=(("h", b"v"),), key: bytes | None = b"k") -> ConsumerRecord:
     return ConsumerRecord(
-        topic="in", partition=0, offset=offset, timestamp=0, timestamp_type=0, key=key, value=value,
-        checksum=None, serialized_key_size=len(key or b""), serialized_value_size=len(value or b""), headers=list(headers),
+        topic="in",
+        partition=0,
+        offset=offset,
+        timestamp=0,
+        timestamp_type=0,
+        key=key,
+        value=value,
+        checksum=None,
+        serialized_key_size=len(key or b""),
+        serialized_value_size=len(value or b""),
+        headers=list(headers),
     )
 
 
@@ -168,8 +193,15 @@ def exploding_decode(raw: ConsumerRecord) -> tuple[str, dict]:
 async def test_a_record_the_decoder_chokes_on_is_dead_lettered_and_the_batch_around_it_is_applied(platform_pool):
     metrics = ServiceMetrics("test")
     consumer = BatchConsumer(
-        name="ledger", pool=platform_pool, decode=exploding_decode, apply=Ledger().apply, dead_letter_topic="in.dlq",
-        outbox_source="urn:test", clock=CLOCK, metrics=metrics, max_backoff_seconds=0.2,
+        name="ledger",
+        pool=platform_pool,
+        decode=exploding_decode,
+        apply=Ledger().apply,
+        dead_letter_topic="in.dlq",
+        outbox_source="urn:test",
+        clock=CLOCK,
+        metrics=metrics,
+        max_backoff_seconds=0.2,
     )
     batch = [record(offset, f'{{"id": "e{offset}"}}'.encode()) for offset in range(200)]
     batch.insert(100, record(200, b"explode"))

@@ -48,7 +48,10 @@ def dead_letter_topic(topics: Topics) -> str:
 def ingestion_app(bootstrap_servers: str, topics: Topics, **limits: Any) -> FastAPI:
     """Just the entry point, on a runtime that is never started (no database needed)."""
     settings = IntakeSettings(
-        kafka_bootstrap_servers=bootstrap_servers, topics=topics, pseudonym_key="not-used-here", **limits  # type: ignore[arg-type]  # why: pydantic coerces the plain secret and the limits
+        kafka_bootstrap_servers=bootstrap_servers,
+        topics=topics,
+        pseudonym_key="not-used-here",
+        **limits,  # type: ignore[arg-type]  # why: pydantic coerces the plain secret and the limits
     )
     runtime = ServiceRuntime("intake", settings, MIGRATIONS, description="intake entry point under test")
     app = FastAPI()
@@ -66,7 +69,10 @@ async def client_of(app: FastAPI) -> AsyncIterator[httpx.AsyncClient]:
 
 def signed(number: int, person_id: str = WOMAN) -> dict[str, Any]:
     return signed_event(
-        f"e-{number}", f"c-{number}", person_id=person_id, periods=[("2026-03-02", "2026-03-15", 100)],
+        f"e-{number}",
+        f"c-{number}",
+        person_id=person_id,
+        periods=[("2026-03-02", "2026-03-15", 100)],
         signed_at="2026-03-02T09:00:00+01:00",
     )
 
@@ -91,8 +97,13 @@ async def read(bootstrap_servers: str, topic: str) -> list[Record]:
 
 async def test_a_batch_is_answered_by_index_valid_events_queued_unchanged_and_bad_ones_dead_lettered(kafka_bootstrap, unique_name):
     topics = topics_for(unique_name)
-    valid = [encoded(signed(1)), encoded(signed(2, MAN)), encoded(revoked_event("e-3", "c-1", revoked_at="2026-03-04T10:00:00+01:00")),
-             encoded(signed(4)), encoded(signed(5))]
+    valid = [
+        encoded(signed(1)),
+        encoded(signed(2, MAN)),
+        encoded(revoked_event("e-3", "c-1", revoked_at="2026-03-04T10:00:00+01:00")),
+        encoded(signed(4)),
+        encoded(signed(5)),
+    ]
     bad = bad_events()
     sent = [valid[0], bad[0], valid[1], valid[2], bad[1], valid[3], bad[2], valid[4]]
     body = b"[" + b",\n ".join(sent) + b"]"
@@ -104,8 +115,14 @@ async def test_a_batch_is_answered_by_index_valid_events_queued_unchanged_and_ba
     answer = response.json()
     assert (answer["accepted"], answer["rejected"]) == (5, 3)
     assert [(item["index"], item["status"], item.get("errorClass")) for item in answer["results"]] == [
-        (0, "ACCEPTED", None), (1, "REJECTED", "NotCloudEvent"), (2, "ACCEPTED", None), (3, "ACCEPTED", None),
-        (4, "REJECTED", "UnknownEventType"), (5, "ACCEPTED", None), (6, "REJECTED", "ContractViolation"), (7, "ACCEPTED", None),
+        (0, "ACCEPTED", None),
+        (1, "REJECTED", "NotCloudEvent"),
+        (2, "ACCEPTED", None),
+        (3, "ACCEPTED", None),
+        (4, "REJECTED", "UnknownEventType"),
+        (5, "ACCEPTED", None),
+        (6, "REJECTED", "ContractViolation"),
+        (7, "ACCEPTED", None),
     ]
     assert answer["results"][0]["certificateId"] == "c-1" and answer["results"][0]["eventId"] == "e-1"
 

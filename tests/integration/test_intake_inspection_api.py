@@ -123,8 +123,14 @@ FEED = [
     certificate("E1", ELSEWHERE, [("2026-03-01", "2026-03-31", 100)], "2026-03-01T09:00:00+01:00", unit=UNIT_B),
     # the woman at another care provider, the summer before
     certificate(
-        "WX", WOMAN, [("2025-06-01", "2025-06-30", 100)], "2025-06-01T09:00:00+02:00",
-        unit=UNIT_C, care_provider=OTHER_PROVIDER, doctor=DOCTOR_3, diagnosis="F41.1",
+        "WX",
+        WOMAN,
+        [("2025-06-01", "2025-06-30", 100)],
+        "2025-06-01T09:00:00+02:00",
+        unit=UNIT_C,
+        care_provider=OTHER_PROVIDER,
+        doctor=DOCTOR_3,
+        diagnosis="F41.1",
     ),
 ]
 

@@ -92,9 +92,7 @@ async def test_what_if_answers_the_cases_and_milestones_of_the_certificates(clie
     ]
     # plan: due max(2 Mar + (29 - 31), signed 2 Mar) = 2 Mar, chain day 32;
     # day 90: 2 Mar + (89 - 31) = 29 Apr, due on 29 Apr
-    assert [
-        (m["kind"], m["dueDate"], m["status"], m["chainDay"], m["offset"], m["earlierCaseIds"]) for m in body["cases"][1]["milestones"]
-    ] == [
+    assert [(m["kind"], m["dueDate"], m["status"], m["chainDay"], m["offset"], m["earlierCaseIds"]) for m in body["cases"][1]["milestones"]] == [
         ("RETURN_TO_WORK_PLAN", "2026-03-02", "DUE", 32, 31, ["c1"]),
         ("CHAIN_DAY_90", "2026-04-29", "DUE", 90, 31, ["c1"]),
     ]

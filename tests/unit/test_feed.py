@@ -125,8 +125,7 @@ def test_there_are_renewals_with_frlang_to_an_earlier_certificate_of_the_same_pa
         starting_the_day_after += renewal_start == previous_end + timedelta(days=1)
     assert starting_the_day_after > 0.7 * len(renewals)
     assert any(  # occasionally a gap of more than five days: a new case
-        date.fromisoformat(r["workCapacityPeriods"][0]["from"]) - date.fromisoformat(p["workCapacityPeriods"][-1]["to"])
-        > timedelta(days=6)
+        date.fromisoformat(r["workCapacityPeriods"][0]["from"]) - date.fromisoformat(p["workCapacityPeriods"][-1]["to"]) > timedelta(days=6)
         for r, p in renewals
     )
 
@@ -136,16 +135,12 @@ def test_degrees_start_at_full_time_and_step_down_in_renewals(big_feed):
     first_certificates = [d for d in signed if not d.get("relations")]
     full_time = sum(d["workCapacityPeriods"][0]["reductionPercent"] == 100 for d in first_certificates)
     assert full_time > 0.7 * len(first_certificates)
-    later_degrees = Counter(
-        p["reductionPercent"] for d in signed if _relation_targets(d, "FRLANG") for p in d["workCapacityPeriods"]
-    )
+    later_degrees = Counter(p["reductionPercent"] for d in signed if _relation_targets(d, "FRLANG") for p in d["workCapacityPeriods"])
     assert later_degrees[50] > 0 and later_degrees[25] > 0
 
 
 def test_person_ids_are_valid_test_style_numbers_with_some_samordningsnummer(big_feed):
-    identities = [
-        parse_personnummer(e["data"]["patient"]["personId"], on=_signing_date(e["data"])) for e in _signed(big_feed)
-    ]
+    identities = [parse_personnummer(e["data"]["patient"]["personId"], on=_signing_date(e["data"])) for e in _signed(big_feed)]
     assert all(980 <= int(identity.normalised[8:11]) <= 999 for identity in identities)
     assert any(identity.is_samordningsnummer for identity in identities)
     written = {e["data"]["patient"]["personId"] for e in _signed(big_feed)}

@@ -67,8 +67,12 @@ def encoded(event: dict[str, Any]) -> bytes:
 
 def signed(event_id: str, certificate_id: str, person_id: str = WOMAN, **extra: Any) -> dict[str, Any]:
     return signed_event(
-        event_id, certificate_id, person_id=person_id, periods=[("2026-03-02", "2026-03-15", 100)],
-        signed_at="2026-03-02T09:00:00+01:00", **extra,
+        event_id,
+        certificate_id,
+        person_id=person_id,
+        periods=[("2026-03-02", "2026-03-15", 100)],
+        signed_at="2026-03-02T09:00:00+01:00",
+        **extra,
     )
 
 
@@ -104,8 +108,14 @@ async def test_a_mixed_submission_is_answered_event_by_event():
         (7, SubmissionStatus.ACCEPTED, None),
     ]
     assert [(o.event_id, o.certificate_id) for o in outcomes] == [
-        ("e-signed", "c-1"), ("e-revoked", "c-1"), (None, None), (None, None), ("e-unknown", "c-unknown"),
-        ("e-violation", "c-violation"), ("e-bad-person", "c-bad-person"), ("e-parsed", "c-parsed"),
+        ("e-signed", "c-1"),
+        ("e-revoked", "c-1"),
+        (None, None),
+        (None, None),
+        ("e-unknown", "c-unknown"),
+        ("e-violation", "c-violation"),
+        ("e-bad-person", "c-bad-person"),
+        ("e-parsed", "c-parsed"),
     ]
     assert all(o.reason for o in outcomes if o.status is SubmissionStatus.REJECTED)
 
@@ -138,7 +148,11 @@ async def test_invalid_events_go_to_the_dead_letter_topic_with_the_consumers_hea
     dead_letters = [record for record in sender.sent if record.topic == DEAD_LETTERS]
     assert [record.value for record in dead_letters] == events[2:7]
     assert [record.headers["x-error-class"] for record in dead_letters] == [
-        "NotJson", "NotCloudEvent", "UnknownEventType", "ContractViolation", "InvalidPersonId",
+        "NotJson",
+        "NotCloudEvent",
+        "UnknownEventType",
+        "ContractViolation",
+        "InvalidPersonId",
     ]
     first = dead_letters[0].headers
     assert first["x-original-topic"] == CERTIFICATES
@@ -168,18 +182,31 @@ async def test_a_submission_the_broker_does_not_acknowledge_reports_nothing_acce
 
 def test_the_consumer_and_the_entry_points_share_the_dead_letter_headers():
     from_the_topic = dead_letter_headers(
-        original_topic="in", partition=2, offset=41, original_headers={"ce_id": "e1"},
-        error_class="NotJson", reason="not valid JSON", failed_at=NOW,
+        original_topic="in",
+        partition=2,
+        offset=41,
+        original_headers={"ce_id": "e1"},
+        error_class="NotJson",
+        reason="not valid JSON",
+        failed_at=NOW,
     )
     from_http = dead_letter_headers(original_topic="in", error_class="NotJson", reason="not valid JSON", failed_at=NOW, entry_point="http")
 
     assert list(from_the_topic) == [
-        "x-original-header-ce_id", "x-original-topic", "x-original-partition", "x-original-offset",
-        "x-error-class", "x-error-reason", "x-failed-at",
+        "x-original-header-ce_id",
+        "x-original-topic",
+        "x-original-partition",
+        "x-original-offset",
+        "x-error-class",
+        "x-error-reason",
+        "x-failed-at",
     ]
     assert from_http == {
-        "x-original-topic": "in", "x-error-class": "NotJson", "x-error-reason": "not valid JSON",
-        "x-failed-at": NOW.isoformat(), "x-entry-point": "http",
+        "x-original-topic": "in",
+        "x-error-class": "NotJson",
+        "x-error-reason": "not valid JSON",
+        "x-failed-at": NOW.isoformat(),
+        "x-entry-point": "http",
     }
 
 
@@ -238,7 +265,9 @@ async def test_an_exception_the_contract_check_lets_through_rejects_only_its_own
     outcomes = await submitter(sender).submit([encoded(signed("e-1", "c-1")), encoded(signed("e-fragile", "c-2")), encoded(signed("e-3", "c-3"))])
 
     assert [(o.status, o.event_id) for o in outcomes] == [
-        (SubmissionStatus.ACCEPTED, "e-1"), (SubmissionStatus.REJECTED, "e-fragile"), (SubmissionStatus.ACCEPTED, "e-3"),
+        (SubmissionStatus.ACCEPTED, "e-1"),
+        (SubmissionStatus.REJECTED, "e-fragile"),
+        (SubmissionStatus.ACCEPTED, "e-3"),
     ]
     assert outcomes[1].error_class in {"NotJson", "ContractViolation"}
     assert "secret" not in (outcomes[1].reason or "")
@@ -252,7 +281,8 @@ async def test_an_event_whose_text_cannot_be_echoed_is_answered_without_its_ids(
     outcomes = await submitter(RecordingSender()).submit([nul, surrogate])
 
     assert [(o.status, o.event_id, o.certificate_id) for o in outcomes] == [
-        (SubmissionStatus.REJECTED, None, None), (SubmissionStatus.REJECTED, None, None),
+        (SubmissionStatus.REJECTED, None, None),
+        (SubmissionStatus.REJECTED, None, None),
     ]
 
 
@@ -302,7 +332,10 @@ async def test_a_backfill_sends_in_chunks_and_lists_the_rejected_without_their_c
     seen: list[int] = []
 
     result = await backfill_events(
-        read_source_events(io.BytesIO(b"\n".join(lines))), submitter(sender, "backfill"), chunk_size=3, rejects=rejects,
+        read_source_events(io.BytesIO(b"\n".join(lines))),
+        submitter(sender, "backfill"),
+        chunk_size=3,
+        rejects=rejects,
         on_progress=lambda tally: seen.append(tally.done),
     )
 
@@ -314,9 +347,7 @@ async def test_a_backfill_sends_in_chunks_and_lists_the_rejected_without_their_c
 
 
 async def test_a_backfill_stops_at_the_first_chunk_the_broker_does_not_acknowledge():
-    result = await backfill_events(
-        read_source_events(io.BytesIO(encoded(signed("e-1", "c-1")))), submitter(RecordingSender(fail=True), "backfill")
-    )
+    result = await backfill_events(read_source_events(io.BytesIO(encoded(signed("e-1", "c-1")))), submitter(RecordingSender(fail=True), "backfill"))
 
     assert result.exit_code != 0 and result.problem
     assert result.tally == BackfillTally()

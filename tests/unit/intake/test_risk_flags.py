@@ -420,8 +420,16 @@ def test_long_case_chain_breaks_after_90_days_between_cases(earlier_start, earli
 
 @pytest.mark.parametrize(
     ("score", "level"),
-    [(0, RiskLevel.NONE), (2, RiskLevel.NONE), (3, RiskLevel.MODERATE), (4, RiskLevel.MODERATE), (5, RiskLevel.HIGH),
-     (6, RiskLevel.HIGH), (7, RiskLevel.VERY_HIGH), (10, RiskLevel.VERY_HIGH)],
+    [
+        (0, RiskLevel.NONE),
+        (2, RiskLevel.NONE),
+        (3, RiskLevel.MODERATE),
+        (4, RiskLevel.MODERATE),
+        (5, RiskLevel.HIGH),
+        (6, RiskLevel.HIGH),
+        (7, RiskLevel.VERY_HIGH),
+        (10, RiskLevel.VERY_HIGH),
+    ],
 )
 def test_levels_by_score(score, level):
     assert risk_level(score, RULES) is level

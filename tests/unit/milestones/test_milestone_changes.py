@@ -116,9 +116,7 @@ def test_a_changed_due_date_republishes_with_the_next_revision():
         [state(MilestoneStatus.SCHEDULED, due_date=date(2026, 3, 21), offset=10)],
     )
     republished = emitted[1]
-    assert [(c.status, c.due_date, c.offset, c.revision) for c in republished] == [
-        (MilestoneStatus.SCHEDULED, date(2026, 3, 21), 10, 2)
-    ]
+    assert [(c.status, c.due_date, c.offset, c.revision) for c in republished] == [(MilestoneStatus.SCHEDULED, date(2026, 3, 21), 10, 2)]
 
 
 def test_a_due_milestone_with_a_new_due_date_goes_out_again():
@@ -185,9 +183,7 @@ def test_an_earlier_case_arriving_late_updates_the_chain_day_of_a_due_plan_whose
     before = state(MilestoneStatus.DUE, kind=PLAN, due_date=date(2026, 2, 20))
     after = before.model_copy(update={"chain_day": 82, "offset": 31, "earlier_case_ids": ("c0",)})
     _, emitted = published_after([before], [after])
-    assert [(c.due_date, c.chain_day, c.offset, c.earlier_case_ids, c.update) for c in emitted[1]] == [
-        (date(2026, 2, 20), 82, 31, ("c0",), True)
-    ]
+    assert [(c.due_date, c.chain_day, c.offset, c.earlier_case_ids, c.update) for c in emitted[1]] == [(date(2026, 2, 20), 82, 31, ("c0",), True)]
 
 
 def test_a_new_status_or_due_date_is_news_not_an_update():

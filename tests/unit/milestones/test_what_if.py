@@ -203,7 +203,10 @@ def test_certificates_that_are_no_case_yet_take_the_gap_of_the_last_case_event_a
     assert what_if_gap(None, 5) == 5
     assert what_if_gap(7, 5) == 7
     assert what_if_gap(0, 5) == 0
-    events = [case.model_copy(update={"max_gap": gap}) for case, gap in zip(cases_of_one_patient(*read_certificates([FIRST, RENEWAL]), max_gap=5), (7, None), strict=True)]
+    events = [
+        case.model_copy(update={"max_gap": gap})
+        for case, gap in zip(cases_of_one_patient(*read_certificates([FIRST, RENEWAL]), max_gap=5), (7, None), strict=True)
+    ]
     assert gap_named_last(events) == 7  # the last event came from an intake that did not say
     assert gap_named_last([]) is None
 

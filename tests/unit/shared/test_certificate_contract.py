@@ -214,8 +214,16 @@ def test_null_in_a_required_field_counts_as_missing_and_is_a_contract_violation(
 
 @pytest.mark.parametrize(
     "path",
-    ["data.certificateId", "data.certificateType", "data.signedAt", "data.patient", "data.issuer",
-     "data.diagnoses", "data.workCapacityPeriods", "data.occupations"],
+    [
+        "data.certificateId",
+        "data.certificateType",
+        "data.signedAt",
+        "data.patient",
+        "data.issuer",
+        "data.diagnoses",
+        "data.workCapacityPeriods",
+        "data.occupations",
+    ],
 )
 def test_a_missing_required_field_is_a_contract_violation(path):
     problem = rejection(delete_path(signed_event(), path))

@@ -42,8 +42,6 @@ def test_fixed_clock_without_an_offset_means_stockholm_time():
     assert summer == datetime(2026, 7, 1, 6, 0, tzinfo=UTC)
 
 
-
-
 def test_simulated_clock_anchored_ten_real_seconds_ago_at_3600_times_is_about_ten_hours_on():
     # 10 real seconds x 3600 = 36000 simulated seconds = 10 hours (plus the few ms this test takes)
     anchor = time.time() - 10
@@ -71,8 +69,6 @@ def test_simulated_clock_without_a_speed_runs_at_real_speed():
 def test_simulated_clock_without_an_offset_starts_in_stockholm_time():
     clock = parse_clock(f"simulated:2026-03-01T08:00:00*1@{time.time()}")
     assert abs(clock.now() - datetime(2026, 3, 1, 7, 0, tzinfo=UTC)) < timedelta(seconds=5)
-
-
 
 
 def test_anchored_simulated_clocks_started_apart_agree_on_the_time():

@@ -43,9 +43,7 @@ def test_a_revision_of_two_events_is_complete_only_when_both_have_arrived():
 
 def test_the_newest_event_of_a_case_in_the_batch_wins_and_a_removed_case_is_named():
     opened = employed_case_event("c1", "p1", START, END)
-    removed = employed_case_event("c1", "p1", START, END, revision=2).model_copy(
-        update={"status": CaseStatus.REMOVED, "change": CaseChange.REMOVED}
-    )
+    removed = employed_case_event("c1", "p1", START, END, revision=2).model_copy(update={"status": CaseStatus.REMOVED, "change": CaseChange.REMOVED})
 
     projection = project_case_events({}, [opened, removed])
 

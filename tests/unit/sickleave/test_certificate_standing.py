@@ -163,9 +163,7 @@ def test_a_revocation_of_a_certificate_not_received_is_listed_as_before_its_arri
 
 @settings(max_examples=300, deadline=None)
 @given(history=patient_histories(), max_gap=st.sampled_from([0, 5, 90]))
-def test_the_certificates_standing_counts_are_exactly_the_counting_certificates(
-    history: tuple[list[Certificate], list[str]], max_gap: int
-):
+def test_the_certificates_standing_counts_are_exactly_the_counting_certificates(history: tuple[list[Certificate], list[str]], max_gap: int):
     certificates, revoked = history
     revocations = dict.fromkeys(revoked, REVOKED_AT)
     cases = assemble_sick_leave_cases(certificates, revoked, max_gap=max_gap)

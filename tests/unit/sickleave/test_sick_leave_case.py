@@ -51,10 +51,7 @@ def make_certificate(
         care_unit_name=None,
         care_provider_hsa_id=care_provider_hsa_id,
         diagnosis_codes=tuple(diagnosis_codes),
-        periods=tuple(
-            Period(start=date.fromisoformat(start), end=date.fromisoformat(end), degree=degree)
-            for start, end, degree in periods
-        ),
+        periods=tuple(Period(start=date.fromisoformat(start), end=date.fromisoformat(end), degree=degree) for start, end, degree in periods),
         occupations=tuple(occupations),
         prognosis=prognosis,
     )
@@ -480,9 +477,7 @@ def test_legacy_fk7263_builds_cases_and_voids():
 )
 def test_signed_fk7804_that_does_not_count_still_voids(options: dict[str, object]):
     original = make_certificate("A")
-    replacement = make_certificate(
-        "B", signed_at="2026-03-02T09:00:00+00:00", relations=[(RelationType.ERSATT, "A")], **options
-    )
+    replacement = make_certificate("B", signed_at="2026-03-02T09:00:00+00:00", relations=[(RelationType.ERSATT, "A")], **options)
 
     assert counting_ids([original, replacement]) == set()
 
@@ -494,9 +489,7 @@ def test_signed_fk7804_that_does_not_count_still_voids(options: dict[str, object
 )
 def test_certificates_that_cannot_void(options: dict[str, object]):
     original = make_certificate("A")
-    replacement = make_certificate(
-        "B", signed_at="2026-03-02T09:00:00+00:00", relations=[(RelationType.ERSATT, "A")], **options
-    )
+    replacement = make_certificate("B", signed_at="2026-03-02T09:00:00+00:00", relations=[(RelationType.ERSATT, "A")], **options)
 
     assert counting_ids([original, replacement]) == {"A"}
 
@@ -590,9 +583,7 @@ def test_age_band_spans_split_on_the_birthday_that_changes_band():
 
 
 def test_age_band_spans_without_a_band_change_is_one_span():
-    assert age_band_spans(date(1980, 1, 24), date(2026, 3, 1), date(2026, 3, 1)) == (
-        (date(2026, 3, 1), date(2026, 3, 1), "41-50"),
-    )
+    assert age_band_spans(date(1980, 1, 24), date(2026, 3, 1), date(2026, 3, 1)) == ((date(2026, 3, 1), date(2026, 3, 1), "41-50"),)
 
 
 def test_age_band_span_for_a_leap_day_birth_changes_on_first_march():
@@ -624,9 +615,7 @@ def patient_histories(draw: st.DrawFn) -> tuple[list[Certificate], list[str]]:
         if draw(st.booleans()):
             second_start = periods[0][1] + timedelta(days=draw(st.integers(1, 10)))
             periods.append((second_start, second_start + timedelta(days=draw(st.integers(0, 20))), 100))
-        relations = draw(
-            st.lists(st.tuples(st.sampled_from(list(RelationType)), st.sampled_from([*ids, "ELSEWHERE"])), max_size=3)
-        )
+        relations = draw(st.lists(st.tuples(st.sampled_from(list(RelationType)), st.sampled_from([*ids, "ELSEWHERE"])), max_size=3))
         certificates.append(
             make_certificate(
                 certificate_id,
@@ -647,9 +636,7 @@ def patient_histories(draw: st.DrawFn) -> tuple[list[Certificate], list[str]]:
 
 @settings(max_examples=300, deadline=None)
 @given(history=patient_histories(), max_gap=st.sampled_from([0, 5, 90]), seed=st.integers(0, 2**32 - 1))
-def test_cases_do_not_depend_on_order_or_repetition(
-    history: tuple[list[Certificate], list[str]], max_gap: int, seed: int
-):
+def test_cases_do_not_depend_on_order_or_repetition(history: tuple[list[Certificate], list[str]], max_gap: int, seed: int):
     certificates, revoked = history
     shuffle = random.Random(seed)
     with_duplicates = certificates + shuffle.sample(certificates, k=shuffle.randint(0, len(certificates)))
