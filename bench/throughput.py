@@ -333,7 +333,11 @@ class BenchRun:
                 out.append(f"  {name:<15}: {s.consumed:>8} records (too few polls to give a rate)")
         out.append("CPU seconds        : (during the throughput phase)")
         for name, seconds in sorted(t.cpu_seconds.items(), key=lambda item: -item[1]):
-            out.append(f"  {name:<21}: {seconds:7.1f} s   peak RSS {t.peak_rss_mb.get(name, 0):6.0f} MB")
+            out.append(
+                f"  {name:<21}: {seconds:7.1f} s = {seconds * 1000 / t.events:5.2f} ms per event   peak RSS {t.peak_rss_mb.get(name, 0):6.0f} MB"
+            )
+        stack_seconds = sum(seconds for name, seconds in t.cpu_seconds.items() if not name.startswith("bench"))
+        out.append(f"  {'the stack, in all':<21}: {stack_seconds:7.1f} s = {stack_seconds * 1000 / t.events:5.2f} ms per event")
         others = t.machine_busy_seconds - sum(t.cpu_seconds.values())
         out.append(
             f"  {'everything else':<21}: {max(others, 0):7.1f} s   (the machine was busy {t.machine_busy_seconds:.1f} CPU-s of "
@@ -341,7 +345,11 @@ class BenchRun:
         )
         out.append(
             "published          : "
-            + "; ".join(f"{name} " + ", ".join(f"{key} {value:.0f}" for key, value in sorted(figures.items())) for name, figures in t.outputs.items())
+            + "; ".join(
+                f"{name} " + ", ".join(f"{key} {value:.0f}" for key, value in sorted(figures.items()))
+                for name, figures in t.outputs.items()
+                if figures
+            )
         )
         if self.raw is not None:
             r = self.raw
