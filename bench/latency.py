@@ -29,11 +29,16 @@ from typing import Any
 import httpx
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from reko.stack import Stack
+from reko.stack import ServiceProcess, Stack
 from tests.support import bearer
 
 PROBE_KIND = "CHAIN_DAY_90"
 PROBE_PROVIDER = "SE2321000000-1000"
+
+
+def first_instance(stack: Stack, service: str) -> ServiceProcess:
+    """The service, or its first instance when the stack runs several (named `stats`, `stats-2`, ...)."""
+    return stack.services.get(service) or next(process for name, process in stack.services.items() if name.startswith(service))
 
 
 def luhn_digit(nine_digits: str) -> int:
@@ -194,7 +199,7 @@ async def steady_latency(
     await producer.start()
     watchers = [
         asyncio.create_task(_watch_alerts(consumer, by_unit)),
-        asyncio.create_task(_watch_stats(client, stack.services["stats"].base_url, headers, watched, now.date(), poll_interval)),
+        asyncio.create_task(_watch_stats(client, first_instance(stack, "stats").base_url, headers, watched, now.date(), poll_interval)),
     ]
     try:
         certificates = topics.name(topics.certificates)

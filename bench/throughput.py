@@ -41,7 +41,7 @@ import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
-from bench.latency import LatencyResult, steady_latency
+from bench.latency import LatencyResult, first_instance, steady_latency
 from bench.processes import ProcessWatch
 from bench.profile import start_recording, summarise
 from bench.raw_broker import RawRoundTrip, partition_count, raw_round_trip
@@ -156,8 +156,9 @@ async def until_settled(activity: ServiceActivity, *, intake_expects: int, still
         await asyncio.sleep(SAMPLE_INTERVAL)
         changes = [seen.last_change for seen in activity.activity.values() if seen.last_change is not None]
         quiet_for = time.perf_counter() - max(changes, default=began)
-        intake = activity.activity.get("intake")
-        if (quiet_for >= still and intake is not None and intake.consumed >= intake_expects) or quiet_for >= patience:
+        # Every intake instance counts (`intake`, or `intake-2`... when the stack runs several).
+        intake_received = sum(seen.consumed for name, seen in activity.activity.items() if name.startswith("intake"))
+        if (quiet_for >= still and intake_received >= intake_expects) or quiet_for >= patience:
             return
 
 
@@ -197,7 +198,7 @@ async def throughput_phase(stack: Stack, lines: list[bytes], *, py_spy: Path | N
     busy_before = machine_busy_seconds()
     sampler = asyncio.create_task(_sample(watch, activity))
     profiler: subprocess.Popen[bytes] | None = None
-    intake = stack.services["intake"].process
+    intake = first_instance(stack, "intake").process
     if py_spy is not None and intake is not None:
         profiler = start_recording(intake.pid, py_spy, py_spy_seconds)
     try:
