@@ -8,7 +8,7 @@ import signal
 import time
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -29,6 +29,45 @@ def _wait_for_interrupt() -> None:
         pass
 
 
+def _read_state(state_file: Path) -> dict[str, Any]:
+    return json.loads(state_file.read_text()) if state_file.exists() else {}
+
+
+def _service_settings(assignments: list[str]) -> dict[str, dict[str, str]]:
+    from reko.stack import InvalidServiceSetting, parse_service_setting
+
+    settings: dict[str, dict[str, str]] = {}
+    for assignment in assignments:
+        try:
+            service, variable, value = parse_service_setting(assignment)
+        except InvalidServiceSetting as problem:
+            raise typer.BadParameter(str(problem), param_hint="--set") from None
+        settings.setdefault(service, {})[variable] = value
+    return settings
+
+
+def _wait_for_pipeline(state: dict[str, Any], timeout: float) -> int:
+    """After a publish: 0 once the pipeline has caught up, EXIT_NOT_CAUGHT_UP when `timeout` passed first."""
+    from reko.status import EXIT_NOT_CAUGHT_UP, behind, service_urls, wait_until_caught_up
+
+    started = time.monotonic()
+    caught_up, report = asyncio.run(wait_until_caught_up(service_urls(state), within_seconds=timeout))
+    if caught_up:
+        typer.echo(f"pipeline caught up after {time.monotonic() - started:.1f} s")
+        return 0
+    typer.echo(f"pipeline not caught up after {timeout:g} s: {behind(report)}", err=True)
+    return EXIT_NOT_CAUGHT_UP
+
+
+def _require_services(state: dict[str, Any], option: str) -> None:
+    if not state.get("services"):
+        raise typer.BadParameter("needs the state file of `reko stack` (it names the services)", param_hint=option)
+
+
+WaitOption = Annotated[bool, typer.Option("--wait", help="Then return only when every consumer group is at the end and every outbox is empty")]
+WaitTimeoutOption = Annotated[float, typer.Option(min=0.1, help="Seconds --wait waits before giving up with exit code 3")]
+
+
 @app.command()
 def stack(
     clock: Annotated[str, typer.Option(help="'system', 'fixed:<ISO time>' or 'simulated:<ISO time>*<speed>'")] = "system",
@@ -36,11 +75,32 @@ def stack(
     kafka: Annotated[str | None, typer.Option(help="Use this broker instead of the embedded one")] = None,
     database_url: Annotated[str | None, typer.Option(help="Use this PostgreSQL server instead of the embedded one")] = None,
     log_dir: Annotated[Path, typer.Option()] = Path(".reko/logs"),
+    instances: Annotated[int, typer.Option(min=1, max=8, help="Processes of each service, sharing the work through their consumer groups")] = 1,
+    set_: Annotated[
+        list[str],
+        typer.Option(
+            "--set",
+            metavar="SERVICE.SETTING=VALUE",
+            help="A service setting, e.g. intake.max_gap=7 or milestones.rules.lead_days=21 (REKO_<SERVICE>_<SETTING>); repeatable. "
+            "REKO_* variables of the environment reach the services too; --set wins.",
+        ),
+    ] = [],  # noqa: B006 - typer reads the default, never mutates it
 ) -> None:
     """Start broker, database and the four services (no feed) until Ctrl-C."""
-    from reko.stack import Stack, StackSettings
+    from reko.stack import InvalidServiceSetting, Stack, StackSettings
 
-    running = Stack(StackSettings(clock=clock, kafka_bootstrap_servers=kafka, database_url=database_url, log_dir=log_dir)).start()
+    settings = StackSettings(
+        clock=clock,
+        kafka_bootstrap_servers=kafka,
+        database_url=database_url,
+        log_dir=log_dir,
+        instances=instances,
+        service_settings=_service_settings(set_),
+    )
+    try:
+        running = Stack(settings).start()
+    except InvalidServiceSetting as problem:
+        raise typer.BadParameter(str(problem), param_hint="--set or REKO_*") from None
     try:
         running.write_state(state_file)
         typer.echo(json.dumps(running.describe(), indent=2))
@@ -57,17 +117,48 @@ def publish(
     state_file: Annotated[Path, typer.Option(help="The JSON file `reko stack` wrote")] = Path("stack.json"),
     bootstrap_servers: Annotated[str | None, typer.Option(help="Overrides the state file")] = None,
     topic: Annotated[str | None, typer.Option(help="Overrides the state file")] = None,
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 300.0,
 ) -> None:
     """Publish the lines of FILE to the certificate topic as they are, without validating them."""
     from reko.publish import publish_lines, read_lines
 
-    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    state = _read_state(state_file)
     servers = bootstrap_servers or state.get("bootstrapServers")
     target = topic or state.get("topics", {}).get("certificates", "sickleave.certificates.v1")
     if not servers:
         raise typer.BadParameter("no broker: run `reko stack` first or pass --bootstrap-servers")
+    if wait:
+        _require_services(state, "--wait")
     count = asyncio.run(publish_lines(servers, target, read_lines(file)))
     typer.echo(f"published {count} records to {target}")
+    if wait:
+        raise typer.Exit(_wait_for_pipeline(state, wait_timeout))
+
+
+@app.command()
+def status(
+    state_file: Annotated[Path, typer.Option(help="The JSON file `reko stack` wrote")] = Path("stack.json"),
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON instead of a table")] = False,
+) -> None:
+    """Show, per service, the lag of each consumer group per topic, the outbox backlog and the dead letters.
+
+    Exit code 0 when every service answered, 1 when one did not.
+    """
+    from rich.console import Console
+
+    from reko.status import read_pipeline, service_urls, status_table
+
+    state = _read_state(state_file)
+    _require_services(state, "--state-file")
+    report = asyncio.run(read_pipeline(service_urls(state)))
+    if as_json:
+        typer.echo(json.dumps(report.as_json(), indent=2))
+    else:
+        console = Console()
+        # Off a terminal rich assumes 80 columns; group and topic names need more.
+        (console if console.is_terminal else Console(width=160)).print(status_table(report))
+    raise typer.Exit(0 if report.reachable else 1)
 
 
 @app.command()
@@ -79,12 +170,14 @@ def backfill(
     rejects: Annotated[Path | None, typer.Option(help="Write index, error class and reason of each rejected event here (JSON Lines)")] = None,
     chunk_size: Annotated[int, typer.Option(min=1, max=5000, help="Events sent and acknowledged together")] = 500,
     acks: Annotated[str, typer.Option(help="'1' or 'all' (a region's Kafka: all)")] = "1",
+    wait: WaitOption = False,
+    wait_timeout: WaitTimeoutOption = 300.0,
 ) -> None:
     """Validate the events of FILE and send them on: valid ones to the certificate topic, the others to its dead-letter topic."""
-    from reko.backfill import run_backfill, topic_prefix_from_state
+    from reko.backfill import EXIT_BROKER_FAILED, run_backfill, topic_prefix_from_state
     from shared.settings import Topics
 
-    state = json.loads(state_file.read_text()) if state_file.exists() else {}
+    state = _read_state(state_file)
     servers = bootstrap_servers or state.get("bootstrapServers")
     if not servers:
         raise typer.BadParameter("no broker: run `reko stack` first or pass --bootstrap-servers")
@@ -93,10 +186,15 @@ def backfill(
     source = None if file == "-" else Path(file)
     if source is not None and not source.is_file():
         raise typer.BadParameter(f"no such file: {file}", param_hint="FILE")
+    if wait:
+        _require_services(state, "--wait")
     topics = Topics(prefix=topic_prefix if topic_prefix is not None else topic_prefix_from_state(state))
-    raise typer.Exit(
-        run_backfill(source, bootstrap_servers=servers, topics=topics, acks=acks, chunk_size=chunk_size, rejects_path=rejects)  # type: ignore[arg-type]  # why: acks is checked to be '1' or 'all' above
-    )
+    code = run_backfill(source, bootstrap_servers=servers, topics=topics, acks=acks, chunk_size=chunk_size, rejects_path=rejects)  # type: ignore[arg-type]  # why: acks is checked to be '1' or 'all' above
+    # What was sent before a broken-off file is still worth waiting for; after a broker failure nothing is.
+    if wait and code != EXIT_BROKER_FAILED:
+        waited = _wait_for_pipeline(state, wait_timeout)
+        code = code or waited
+    raise typer.Exit(code)
 
 
 @app.command()

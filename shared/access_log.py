@@ -27,6 +27,7 @@ class AccessResource(StrEnum):
     SICK_LEAVE_CASES = "SICK_LEAVE_CASES"  # the list of a unit's ongoing cases
     PATIENT_HISTORY = "PATIENT_HISTORY"  # one patient's cases and certificates
     MILESTONES = "MILESTONES"  # one case's rehabkedja milestones
+    ALERTS = "ALERTS"  # a unit's alerts: case ids with their milestones and risk reasons
 
 
 def loggable_path(path: str) -> str:
@@ -42,19 +43,25 @@ async def record_access(
     resource: AccessResource,
     patient_pseudonyms: Iterable[str],
     request_path: str,
+    shown_care_units: Iterable[str] | None = None,
+    shown_care_providers: Iterable[str] = (),
     action: AccessAction = AccessAction.READ,
     purpose: str = CARE_AND_TREATMENT,
     at: datetime | None = None,
 ) -> int:
     """Write one access-log row and answer its id.
 
+    `care_unit_hsa_id` is the unit the user acted for; `shown_care_units` and
+    `shown_care_providers` are the units and care providers whose data the answer holds (by
+    default the acting unit alone), so a read across units or care providers says so.
     `at` defaults to the database's wall-clock time, not the service clock: an audit trail records
     when the read really happened, also when the service runs on a simulated clock.
     """
+    units = sorted(set(shown_care_units)) if shown_care_units is not None else [care_unit_hsa_id]
     row_id: int = await conn.fetchval(
         "INSERT INTO access_log (at, user_hsa_id, user_name, roles, care_unit_hsa_id, action, resource, purpose, "
-        "patient_pseudonyms, request_path) "
-        "VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7, $8, $9, $10) RETURNING id",
+        "patient_pseudonyms, request_path, shown_care_units, shown_care_providers) "
+        "VALUES (coalesce($1, now()), $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12) RETURNING id",
         at,
         user.hsa_id,
         user.name,
@@ -65,5 +72,7 @@ async def record_access(
         purpose,
         sorted(set(patient_pseudonyms)),
         loggable_path(request_path),
+        units,
+        sorted(set(shown_care_providers)),
     )
     return row_id

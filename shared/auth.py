@@ -79,11 +79,15 @@ class AuthenticatedUser(BaseModel):
         return care_unit_hsa_id in self.care_units
 
 
+# Claims that reach the access log are printable text: a NUL could not even be stored there.
+_PRINTABLE = r"^[^\x00-\x1f\x7f]+$"
+
+
 class _Claims(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
-    sub: StrictStr = Field(min_length=1, max_length=100)
-    name: StrictStr | None = None
+    sub: StrictStr = Field(min_length=1, max_length=100, pattern=_PRINTABLE)
+    name: Annotated[StrictStr, Field(max_length=200, pattern=_PRINTABLE)] | None = None
     roles: list[StrictStr] = []
     care_units: list[StrictStr] = []
 
@@ -182,7 +186,19 @@ def check_role(user: AuthenticatedUser, roles: Iterable[str]) -> None:
 
 def check_care_unit(user: AuthenticatedUser, care_unit_hsa_id: str) -> None:
     if not user.acts_for(care_unit_hsa_id):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"you do not act for care unit {care_unit_hsa_id}")
+        # The unit is not repeated: it came from the request, and an answer echoes nothing sent.
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "you do not act for this care unit")
+
+
+def sees_only_own_patients(user: AuthenticatedUser) -> bool:
+    """Rehabstöd's urval (docs/http-api.md): a coordinator sees every patient of the units they act
+    for; a doctor who does not also coordinate sees only the patients they issued certificates for."""
+    return not user.has_any_role([Role.REHABKOORDINATOR])
+
+
+def may_read_patient(user: AuthenticatedUser, doctors_of_patient: Iterable[str]) -> bool:
+    """Whether the user may read a patient whose certificates (as the answer would show them) these doctors issued."""
+    return not sees_only_own_patients(user) or user.hsa_id in set(doctors_of_patient)
 
 
 def require_role(authenticate: Authenticate, *roles: str) -> Authenticate:

@@ -12,7 +12,7 @@ import json
 import re
 from typing import Any
 
-# Our documents nest four levels deep; anything past this is not one of ours.
+# Our documents nest four levels deep; a document with text escapes to check may nest no deeper than this.
 MAX_JSON_DEPTH = 32
 
 _BOM = b"\xef\xbb\xbf"
@@ -67,14 +67,17 @@ def load_json(value: bytes | None) -> Any:
     except _NotANumber:
         raise BadInput("NotJson", "not valid JSON: NaN and Infinity are not JSON numbers") from None
     except RecursionError:
-        raise BadInput("NotJson", f"not valid JSON: nested more than {MAX_JSON_DEPTH} levels deep") from None
+        raise BadInput("NotJson", "not valid JSON for us: nested too deeply") from None
     except ValueError:
         # Python refuses integers of more than 4,300 digits.
         raise BadInput("NotJson", "not valid JSON: a number has too many digits") from None
-    check_json_text(document)
+    # In valid JSON a NUL or a surrogate can only arrive as a \u escape: only then is the walk needed.
+    if _ESCAPE_OF_CONCERN.search(value):
+        check_json_text(document)
     return document
 
 
+_ESCAPE_OF_CONCERN = re.compile(rb"\\u(?:0000|[dD][89a-fA-F])")
 _SAFE_KEY = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,39}$")
 
 

@@ -17,7 +17,6 @@ so a poison pill never blocks its partition.
 
 from __future__ import annotations
 
-import asyncio
 import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
@@ -33,23 +32,12 @@ from shared.bad_input import BadInput
 from shared.clock import Clock
 from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox
+from shared.retry import TRANSIENT_ERRORS, Backoff
 
 log = structlog.get_logger("consumer")
 
 EventT = TypeVar("EventT")
 
-TRANSIENT_ERRORS: tuple[type[BaseException], ...] = (
-    OSError,
-    TimeoutError,
-    asyncpg.PostgresConnectionError,
-    asyncpg.InterfaceError,
-    asyncpg.CannotConnectNowError,
-    asyncpg.TooManyConnectionsError,
-    asyncpg.SerializationError,
-    asyncpg.DeadlockDetectedError,
-    asyncpg.AdminShutdownError,
-    asyncpg.CrashShutdownError,
-)
 
 
 # A record that can never be processed goes to the dead-letter topic with its class and reason.
@@ -128,7 +116,7 @@ class BatchConsumer(Generic[EventT]):
         self,
         *,
         name: str,
-        pool: asyncpg.Pool,
+        pool: asyncpg.Pool | None,
         decode: Decode[EventT],
         apply: Apply[EventT],
         dead_letter_topic: str,
@@ -189,17 +177,23 @@ class BatchConsumer(Generic[EventT]):
         else:
             await self._retry_until_committed(items)
 
+    def _connections(self) -> asyncpg.Pool:
+        """The pool a batch takes its connection from; a runtime hands out the one it holds now."""
+        if self._pool is None:
+            raise RuntimeError(f"consumer {self.name} has no database pool")
+        return self._pool
+
     async def _retry_until_committed(self, items: list[Incoming[EventT] | _Rejected]) -> None:
-        backoff = 0.05
+        backoff = Backoff(initial_seconds=0.05, maximum_seconds=self._max_backoff_seconds)
         while True:
             try:
                 await self._transaction(items)
                 return
             except TRANSIENT_ERRORS as problem:
                 self._metrics.transient_failures.labels(stage="consume").inc()
-                log.warning("batch retrying after a transient failure", consumer=self.name, error=type(problem).__name__, backoff=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, self._max_backoff_seconds)
+                log.warning("batch retrying after a transient failure", consumer=self.name, error=type(problem).__name__,
+                            backoff=backoff.next_seconds)
+                await backoff.sleep()
             except Exception as problem:
                 if len(items) > 1:
                     log.warning("batch failed; isolating the failing record", consumer=self.name, error=type(problem).__name__, size=len(items))
@@ -224,7 +218,7 @@ class BatchConsumer(Generic[EventT]):
 
     async def _transaction(self, items: list[Incoming[EventT] | _Rejected]) -> None:
         outbox = Outbox(source=self._outbox_source)
-        async with self._pool.acquire() as conn, conn.transaction():
+        async with self._connections().acquire() as conn, conn.transaction():
             fresh_ids = set(
                 await conn.fetchval(
                     """

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
-import json
 import re
+from collections.abc import Callable, Hashable, Iterable, Sequence
 from importlib import resources
 from pathlib import Path
+from typing import Any, TypeVar
 
 import asyncpg
+import orjson
+
+T = TypeVar("T")
 
 PLATFORM_MIGRATIONS = Path(str(resources.files("shared") / "migrations"))
 _SCHEMA_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
@@ -19,9 +23,31 @@ def check_schema_name(schema: str) -> str:
     return schema
 
 
+def last_per_key(rows: Iterable[T], key: Callable[[T], Hashable]) -> list[T]:
+    """One row per key, the last one given, in first-seen order.
+
+    An `INSERT ... SELECT FROM unnest(...) ON CONFLICT DO UPDATE` may not touch a row twice; a batch
+    written in one statement keeps what row-by-row writes would have left: the last.
+    """
+    kept: dict[Hashable, T] = {}
+    for row in rows:
+        kept[key(row)] = row
+    return list(kept.values())
+
+
+def columns(rows: Sequence[Sequence[Any]], width: int) -> list[list[Any]]:
+    """Rows turned into one list per column, for `unnest($1::type[], ...)`."""
+    return [[row[index] for row in rows] for index in range(width)]
+
+
+def json_text(value: Any) -> str:
+    # Keys that are numbers (counts by degree, say) become text, as the standard library would.
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS).decode()
+
+
 async def _init_connection(conn: asyncpg.Connection) -> None:
-    await conn.set_type_codec("jsonb", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
-    await conn.set_type_codec("json", encoder=json.dumps, decoder=json.loads, schema="pg_catalog")
+    await conn.set_type_codec("jsonb", encoder=json_text, decoder=orjson.loads, schema="pg_catalog")
+    await conn.set_type_codec("json", encoder=json_text, decoder=orjson.loads, schema="pg_catalog")
 
 
 async def create_pool(database_url: str, schema: str, *, size: int = 3) -> asyncpg.Pool:
@@ -45,9 +71,10 @@ async def migrate(pool: asyncpg.Pool, schema: str, *directories: Path) -> list[s
     schema = check_schema_name(schema)
     applied_now: list[str] = []
     async with pool.acquire() as conn:
-        await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        # The lock first: two CREATE SCHEMA IF NOT EXISTS at once can both try to create it.
         await conn.execute("SELECT pg_advisory_lock(hashtext($1))", f"migrate:{schema}")
         try:
+            await conn.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
             await conn.execute(
                 f"CREATE TABLE IF NOT EXISTS {schema}.schema_migrations "
                 "(name text PRIMARY KEY, applied_at timestamptz NOT NULL DEFAULT now())"

@@ -26,6 +26,7 @@ from aiokafka.errors import (
 
 from shared.contracts.envelope import EventData, encode_event
 from shared.metrics import ServiceMetrics
+from shared.retry import TRANSIENT_ERRORS, Backoff
 
 log = structlog.get_logger("outbox")
 
@@ -159,10 +160,18 @@ class Outbox:
             return
         # ON CONFLICT: a dead letter for the same source offset may be written again after a crash
         # between the database commit and the offset commit; the first one stands.
-        await conn.executemany(
-            "INSERT INTO outbox (event_id, topic, key, value, headers) VALUES ($1, $2, $3, $4, $5) "
+        # One statement for the whole batch; ordinality keeps the ids (the relay's order) in list order.
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value, headers) "
+            "SELECT event_id, topic, key, value, headers "
+            "FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[]) WITH ORDINALITY "
+            "AS r(event_id, topic, key, value, headers, position) ORDER BY position "
             "ON CONFLICT (event_id) DO NOTHING",
-            [(record.event_id, record.topic, record.key, record.value, record.headers) for record in self.records],
+            [record.event_id for record in self.records],
+            [record.topic for record in self.records],
+            [record.key for record in self.records],
+            [record.value for record in self.records],
+            [record.headers for record in self.records],
         )
         await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
 
@@ -197,7 +206,7 @@ class OutboxRelay:
         self._wake.set()
 
     async def run(self) -> None:
-        backoff = 0.1
+        backoff = Backoff()
         listener: asyncpg.Connection | None = None
         try:
             while True:
@@ -209,28 +218,27 @@ class OutboxRelay:
                         self._producer = await self._producer_factory()
                         self.connected = True
                     sent = await self.publish_pending()
-                    backoff = 0.1
+                    backoff.reset()
                     if sent < self._batch_size:
                         self._wake.clear()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
-                except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError, KafkaError, TimeoutError) as problem:
+                except Exception as problem:
+                    # Transient or not, the relay retries: a dead relay would publish nothing more.
+                    # Only the loudness differs, so a surprise is seen.
                     self._metrics.transient_failures.labels(stage="relay").inc()
-                    log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200], backoff=backoff)
-                    if isinstance(problem, KafkaError):
+                    if isinstance(problem, TRANSIENT_ERRORS):
+                        log.warning("outbox relay retrying", error=type(problem).__name__, detail=str(problem)[:200],
+                                    backoff=backoff.next_seconds)
+                    else:
+                        log.exception("outbox relay failed unexpectedly; retrying", error=type(problem).__name__,
+                                      backoff=backoff.next_seconds)
+                    if not isinstance(problem, OSError | asyncpg.PostgresError | asyncpg.InterfaceError):
                         await self._drop_producer()
                     if listener is not None:
                         await self._release(listener)
                         listener = None
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
-                except Exception as problem:
-                    # The relay must outlive any surprise, loudly: a dead relay publishes nothing more.
-                    self._metrics.transient_failures.labels(stage="relay").inc()
-                    log.exception("outbox relay failed unexpectedly; retrying", error=type(problem).__name__, backoff=backoff)
-                    await self._drop_producer()
-                    await asyncio.sleep(backoff)
-                    backoff = min(backoff * 2, 5.0)
+                    await backoff.sleep()
         finally:
             if listener is not None:
                 await self._release(listener)
@@ -278,8 +286,9 @@ class OutboxRelay:
                           error=type(problem).__name__, value_bytes=len(row["value"]))
             for row in sent:
                 self._metrics.published.labels(topic=row["topic"]).inc()
-            backlog = await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL")
-            self._metrics.outbox_backlog.set(backlog)
+            if len(rows) < self._batch_size and not refused and transient is None:
+                # All caught up: nothing is left behind these rows (the metrics endpoint counts otherwise).
+                self._metrics.outbox_backlog.set(0)
         if transient is not None:
             # What went out before the failure stays marked (committed above); the rest is sent again.
             raise transient

@@ -11,30 +11,34 @@ import contextlib
 import dataclasses
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 import asyncpg
 import structlog
 from aiokafka import ConsumerRecord
-from aiokafka.errors import KafkaError
 from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
+from faststream.kafka.annotations import KafkaMessage as KafkaMessageParameter
 from faststream.kafka.message import KafkaMessage
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from shared.consumer import Apply, BatchConsumer, Decode, EventT, commit_offsets, observe_lag
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
+from shared.http_errors import install_error_answers
 from shared.kafka import ensure_topics, start_producer
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
 from shared.outbox import OutboxRelay
+from shared.retry import TRANSIENT_ERRORS, Backoff
 from shared.settings import ServiceSettings
 
 log = structlog.get_logger("service")
+ProbeT = TypeVar("ProbeT")
 
 BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 
@@ -67,12 +71,44 @@ async def _parse_batch_keeping_records(records: tuple[ConsumerRecord[Any, Any], 
     return message
 
 
+@dataclass(frozen=True)
+class Publication:
+    """An output topic (its unprefixed name) as the AsyncAPI document shows it; the outbox relay sends it."""
+
+    topic: str
+    title: str
+    description: str
+    schema: Any
+
+
+@dataclass(frozen=True)
+class Subscription(Generic[EventT]):
+    """Everything a service says about one topic it consumes; `ServiceRuntime.consume` does the rest.
+
+    `description` is the subscriber's docstring and AsyncAPI description: what it consumes, what it
+    emits, and how it acknowledges. A service's first subscription uses the consumer group named
+    after the service; a further one names its own `group`.
+    """
+
+    topic: str
+    title: str
+    description: str
+    decode: Decode[EventT]
+    apply: Apply[EventT]
+    publishes: tuple[Publication, ...] = ()
+    group: str | None = None
+
+
 class SubscribedBatchConsumer(BatchConsumer[EventT]):
     """A batch consumer bound to a FastStream batch subscriber with manual acknowledgement."""
 
     def __init__(self, runtime: ServiceRuntime, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
+        super().__init__(pool=None, **kwargs)
         self._runtime = runtime
+
+    def _connections(self) -> asyncpg.Pool:
+        # Subscribers are declared before the pool exists; a batch uses the pool the runtime holds now.
+        return self._runtime.pool
 
     async def handle(self, message: KafkaMessage) -> None:
         records = message.raw_message if isinstance(message.raw_message, tuple) else (message.raw_message,)
@@ -116,6 +152,8 @@ class ServiceRuntime:
         self.routers: list[APIRouter] = []
         self.consumed_topics: list[str] = []
         self.published_topics: list[str] = []
+        # Consumer group -> the topic it consumes, for status and lag.
+        self.consumer_groups: dict[str, str] = {}
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -123,40 +161,48 @@ class ServiceRuntime:
             raise RuntimeError("the database pool exists only while the service runs")
         return self._pool
 
-    def acquire(self) -> Any:
-        return self.pool.acquire()
-
     def topic(self, name: str) -> str:
         return self.settings.topics.name(name)
 
-    def batch_consumer(self, *, topic: str, decode: Decode[EventT], apply: Apply[EventT]) -> SubscribedBatchConsumer[EventT]:
-        """A consumer for `topic`, whose records go to `<topic>.dlq` when they cannot be processed."""
+    def consume(self, subscription: Subscription[EventT]) -> None:
+        """Register what `subscription` declares: the FastStream subscriber, the dead-letter publisher
+        of its topic, its output topics, and their AsyncAPI entries."""
+        topic = subscription.topic
         self.consumed_topics.append(self.topic(topic))
-        self.published_topics.append(self.settings.topics.dead_letter(topic))
-        self.broker.publisher(
-            self.settings.topics.dead_letter(topic),
-            title=f"DeadLetters:{topic}",
-            description=(
-                f"Records of `{topic}` that cannot be processed: the original key, value and headers, plus "
-                "x-original-topic/-partition/-offset, x-error-class, x-error-reason and x-failed-at headers."
-            ),
-            schema=bytes,
-        )
-        return SubscribedBatchConsumer(
+        for publication in subscription.publishes:
+            self.publishes(publication.topic, title=publication.title, description=publication.description, schema=publication.schema)
+        dead_letter_topic = self.settings.topics.dead_letter(topic)
+        if dead_letter_topic not in self.published_topics:
+            self.published_topics.append(dead_letter_topic)
+            self.broker.publisher(
+                dead_letter_topic,
+                title=f"DeadLetters:{topic}",
+                description=(
+                    f"Records of `{topic}` that cannot be processed: the original key and headers, the value (cut past "
+                    "256 KiB, with its size and SHA-256), plus x-original-topic/-partition/-offset, x-error-class, "
+                    "x-error-reason and x-failed-at headers (docs/dead-letters.md)."
+                ),
+                schema=bytes,
+            )
+        consumer: SubscribedBatchConsumer[EventT] = SubscribedBatchConsumer(
             self,
             name=f"{self.name}:{topic}",
-            # Subscribers are registered before the pool exists, so the runtime hands out
-            # connections from whatever pool it holds when a batch arrives.
-            # The runtime stands in for the pool: it has `acquire()`, all the consumer uses of one.
-            pool=self,
-            decode=decode,
-            apply=apply,
-            dead_letter_topic=self.settings.topics.dead_letter(topic),
+            decode=subscription.decode,
+            apply=subscription.apply,
+            dead_letter_topic=dead_letter_topic,
             outbox_source=f"urn:reko:{self.name}",
             clock=self.clock,
             metrics=self.metrics,
             max_record_bytes=self.settings.max_record_bytes,
         )
+
+        async def handler(body: Any, message: KafkaMessageParameter) -> None:
+            await consumer.handle(message)
+
+        handler.__name__ = handler.__qualname__ = f"on_{subscription.title}"
+        handler.__doc__ = subscription.description
+        options = self.subscription(topic, title=subscription.title, group=subscription.group)
+        self.broker.subscriber(self.topic(topic), description=subscription.description, **options)(handler)
 
     def subscription(self, topic: str, *, title: str, group: str | None = None) -> dict[str, Any]:
         """Subscriber options: own consumer group, batches, manual commits after the transaction.
@@ -164,8 +210,10 @@ class ServiceRuntime:
         A service's first subscription uses the group named after the service; a further one names
         its own `group`, so each consumer owns the partitions of its topic alone.
         """
+        group_id = f"{self.settings.consumer_group_prefix}{self.name}" + (f".{group}" if group else "")
+        self.consumer_groups[group_id] = self.topic(topic)
         return {
-            "group_id": f"{self.settings.consumer_group_prefix}{self.name}" + (f".{group}" if group else ""),
+            "group_id": group_id,
             "batch": True,
             "max_records": self.settings.consumer_max_records,
             "batch_timeout_ms": self.settings.consumer_batch_timeout_ms,
@@ -178,6 +226,8 @@ class ServiceRuntime:
 
     def publishes(self, topic: str, *, title: str, description: str, schema: Any) -> None:
         """Declare an output topic for the AsyncAPI document; the outbox relay does the sending."""
+        if self.topic(topic) in self.published_topics:
+            return
         self.published_topics.append(self.topic(topic))
         self.broker.publisher(self.topic(topic), title=title, description=description, schema=schema)
 
@@ -214,18 +264,17 @@ class ServiceRuntime:
             self._pool = None
 
     async def _connect_database(self) -> asyncpg.Pool:
-        backoff = 0.2
+        backoff = Backoff(initial_seconds=0.2)
         while True:
             try:
                 return await create_pool(self.settings.database_url, self.schema, size=self.settings.database_pool_size)
-            except (OSError, asyncpg.PostgresError, asyncpg.InterfaceError) as problem:
-                log.warning("database not reachable yet", error=type(problem).__name__, backoff=backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+            except TRANSIENT_ERRORS as problem:
+                log.warning("database not reachable yet", error=type(problem).__name__, backoff=backoff.next_seconds)
+                await backoff.sleep()
 
     async def _start_broker(self) -> None:
         """Start consuming once the broker answers; until then the service reports not ready."""
-        backoff = 0.2
+        backoff = Backoff(initial_seconds=0.2)
         while True:
             try:
                 await ensure_topics(
@@ -235,29 +284,59 @@ class ServiceRuntime:
                 self.broker_started = True
                 log.info("consuming", topics=self.consumed_topics)
                 return
-            except (OSError, KafkaError, TimeoutError) as problem:
-                log.warning("broker not reachable yet", error=type(problem).__name__, backoff=backoff)
+            except TRANSIENT_ERRORS as problem:
+                log.warning("broker not reachable yet", error=type(problem).__name__, backoff=backoff.next_seconds)
                 with contextlib.suppress(Exception):
                     await self.broker.stop()
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, 5.0)
+                await backoff.sleep()
+
+    # A probe (readiness, the backlog gauge) answers within this even while the database hangs.
+    probe_timeout_seconds = 1.0
+    _late_probes: set[asyncio.Future[Any]] = set()  # noqa: RUF012 - only keeps abandoned probes alive until they end
 
     async def is_ready(self) -> dict[str, bool]:
-        database = False
-        if self._pool is not None:
-            with contextlib.suppress(Exception):
-                async with self._pool.acquire(timeout=1) as conn:
-                    database = await conn.fetchval("SELECT true")
+        database = await self._probe(self._database_answers(self._pool)) if self._pool is not None else False
         return {
             "database": bool(database),
             "broker": self.broker_started,
             "relay": bool(self.relay and self.relay.connected),
         }
 
+    async def _probe(self, work: Coroutine[Any, Any, ProbeT]) -> ProbeT | None:
+        """The result of `work`, or None when it fails or takes longer than the probe timeout.
+
+        Bounded as a whole: a stopped server holds a query far past the acquire timeout, and even
+        cancelling the query waits for the server, so a late probe is left to end on its own.
+        """
+        probe = asyncio.ensure_future(work)
+        done, _ = await asyncio.wait({probe}, timeout=self.probe_timeout_seconds)
+        if done:
+            return None if probe.exception() else probe.result()
+        self._late_probes.add(probe)
+        probe.add_done_callback(self._forget_late_probe)
+        probe.cancel()
+        return None
+
+    def _forget_late_probe(self, probe: asyncio.Future[Any]) -> None:
+        self._late_probes.discard(probe)
+        if not probe.cancelled():
+            probe.exception()  # retrieved, so a late failure is not reported as unhandled
+
+    @staticmethod
+    async def _database_answers(pool: asyncpg.Pool) -> bool:
+        async with pool.acquire() as conn:
+            return bool(await conn.fetchval("SELECT true"))
+
+    @staticmethod
+    async def _outbox_backlog(pool: asyncpg.Pool) -> int:
+        async with pool.acquire() as conn:
+            return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+
     # --- HTTP ----------------------------------------------------------------------------------
 
     def http_app(self, routers: Sequence[APIRouter] = ()) -> FastAPI:
         app = FastAPI(title=f"reko {self.name}", description=self.description, lifespan=self.lifespan)
+        install_error_answers(app)
         runtime = self
 
         @app.get("/health/live", tags=["operations"])
@@ -271,16 +350,18 @@ class ServiceRuntime:
 
         @app.get("/metrics", tags=["operations"])
         async def metrics() -> Response:
-            if runtime._pool is not None:
-                with contextlib.suppress(Exception):
-                    async with runtime._pool.acquire(timeout=1) as conn:
-                        runtime.metrics.outbox_backlog.set(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+            backlog = await runtime._probe(runtime._outbox_backlog(runtime._pool)) if runtime._pool is not None else None
+            if backlog is not None:
+                runtime.metrics.outbox_backlog.set(backlog)
             return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi.json", tags=["operations"])
         async def asyncapi() -> dict[str, Any]:
             return runtime.asyncapi()
 
+        from shared.status import status_router
+
+        app.include_router(status_router(runtime))
         for router in routers:
             app.include_router(router)
         return app

@@ -7,15 +7,15 @@ from collections import defaultdict
 from datetime import date
 from typing import Any
 
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import certificate_from_contract
 from services.intake.pseudonym import pseudonymise
 from services.intake.risk_flags import RiskFlag, RiskFlagRules, load_fmb_table, risk_flags
-from services.intake.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 from services.milestones.rehabkedja import ChainCase, RehabkedjaRules, milestones_at
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.certificates import BadCertificateEvent, CertificateRevoked, parse_certificate_event
 from shared.personnummer import parse_personnummer
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import certificate_from_contract
+from shared.sickleave.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 
 
 def assembled_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap: int = 5) -> list[tuple[str, date, str, tuple[SickLeaveCase, ...]]]:
@@ -33,7 +33,7 @@ def assembled_cases(events: list[dict[str, Any]], *, pseudonym_key: str, max_gap
             continue
         identity = parse_personnummer(event.data.patient.person_id, on=event.data.signing_date)
         pseudonym = pseudonymise(identity.normalised, pseudonym_key.encode())
-        certificates.setdefault(event.data.certificate_id, certificate_from_contract(event.data).model_copy(update={"patient_id": pseudonym}))
+        certificates.setdefault(event.data.certificate_id, certificate_from_contract(event.data, patient_pseudonym=pseudonym))
         patients.setdefault(pseudonym, (identity.birth_date, identity.sex.value))
     by_patient: dict[str, list[Any]] = defaultdict(list)
     for certificate in certificates.values():

@@ -14,20 +14,38 @@ from pydantic import BaseModel, ConfigDict, Field, StrictStr, ValidationError
 from pydantic.alias_generators import to_camel
 
 from services.intake import repository
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import Certificate
-from services.intake.certificate_standing import CertificateStanding, certificate_standings, revocations_before_arrival
-from services.intake.icd10_chapter import DiagnosisChapter, diagnosis_chapter
-from services.intake.inspection import CaseFilters, CaseRow, InspectedCase, Selection, ongoing_cases_of_unit
+from services.intake.inspection import (
+    CaseFilters,
+    CaseRow,
+    InspectedCase,
+    Selection,
+    VisibleHistory,
+    ongoing_cases_of_unit,
+    visible_history,
+)
 from services.intake.pseudonym import pseudonymise
 from services.intake.settings import IntakeSettings
-from services.intake.sick_leave_case import assemble_sick_leave_cases
 from shared.access_log import AccessResource, record_access
-from shared.auth import AuthenticatedUser, Role, authenticator, check_care_unit, require_role, require_role_at_unit
-from shared.contracts.certificates import Occupation, describe_validation_error
+from shared.auth import (
+    AuthenticatedUser,
+    Role,
+    authenticator,
+    check_care_unit,
+    may_read_patient,
+    require_role,
+    require_role_at_unit,
+    sees_only_own_patients,
+)
+from shared.contracts.certificates import Occupation
 from shared.contracts.risk_flags import RiskFlagChanged
+from shared.http_errors import PathIdentifier, ReckonableDate, unprocessable, unprocessable_field
 from shared.personnummer import InvalidPersonnummer, age_on, parse_personnummer
 from shared.service import ServiceRuntime
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import Certificate
+from shared.sickleave.certificate_standing import CertificateStanding, certificate_standings, revocations_before_arrival
+from shared.sickleave.diagnosis import DiagnosisChapter, diagnosis_chapter
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
 
 READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
 NOT_FOUND_AT_UNIT = "no certificate or sick-leave case of this patient at this care unit"
@@ -96,7 +114,7 @@ class UnitCases(_Answer):
 
 class PatientHistoryRequest(_Answer):
     person_id: StrictStr = Field(min_length=1, max_length=20)
-    care_unit_hsa_id: StrictStr = Field(min_length=1, max_length=200)
+    care_unit_hsa_id: StrictStr = Field(min_length=1, max_length=200, pattern=r"^[^\x00-\x1f\x7f]+$")
 
 
 class DegreeSpanView(_Answer):
@@ -182,6 +200,9 @@ class PatientHistory(_Answer):
     cases: tuple[HistoryCase, ...]
     certificates: tuple[HistoryCertificate, ...]
     revoked_before_arrival: tuple[RevocationView, ...]
+    # Without the patient's recorded consent another care provider's certificates are not shown;
+    # the count tells the coordinator that there is more to ask the patient about.
+    certificates_withheld_from_other_care_providers: int
 
 
 def _listed(item: InspectedCase, flag: RiskFlagChanged | None) -> ListedCase:
@@ -235,21 +256,16 @@ def _certificate_view(certificate: Certificate, standing: CertificateStanding) -
     )
 
 
-def _patient_history(record: repository.PatientRecord, care_unit_hsa_id: str, on: date, max_gap: int) -> PatientHistory | None:
-    """The history as the asking unit may see it, or None when the patient has nothing at that unit."""
+def _patient_history(
+    record: repository.PatientRecord, visible: VisibleHistory, care_unit_hsa_id: str, on: date, max_gap: int
+) -> PatientHistory:
+    """The history as the asking unit may see it: the cases are assembled from the visible
+    certificates alone, so nothing of a withheld certificate shows through them."""
     protected = any(certificate.protected_identity for certificate in record.certificates)
-    certificates = record.certificates
-    if protected:
-        # Rehabstöd keeps only the asking unit's certificates of a protected patient, and the cases
-        # are assembled from those alone, so nothing of another unit shows through.
-        certificates = tuple(c for c in certificates if c.care_unit_hsa_id == care_unit_hsa_id)
+    certificates = visible.certificates
     named = {c.certificate_id for c in certificates} | {r.related_certificate_id for c in certificates for r in c.relations}
     revocations = {certificate_id: at for certificate_id, at in record.revocations.items() if certificate_id in named}
     cases = assemble_sick_leave_cases(certificates, revocations.keys(), max_gap=max_gap)
-    if not any(c.care_unit_hsa_id == care_unit_hsa_id for c in certificates) and not any(
-        case.care_unit_hsa_id == care_unit_hsa_id for case in cases
-    ):
-        return None
     standings = {standing.certificate_id: standing for standing in certificate_standings(certificates, revocations, cases)}
     by_id = {certificate.certificate_id: certificate for certificate in certificates}
     history_cases = []
@@ -286,11 +302,8 @@ def _patient_history(record: repository.PatientRecord, care_unit_hsa_id: str, on
             RevocationView(certificate_id=r.certificate_id, revoked_at=r.revoked_at)
             for r in revocations_before_arrival(certificates, revocations)
         ),
+        certificates_withheld_from_other_care_providers=visible.withheld_from_other_care_providers,
     )
-
-
-def _unprocessable(reason: str) -> HTTPException:
-    return HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, reason)
 
 
 def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIRouter:
@@ -303,9 +316,9 @@ def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIR
     @api.get("/units/{care_unit_hsa_id}/cases", response_model=UnitCases, response_model_by_alias=True)
     async def unit_cases(
         request: Request,
-        care_unit_hsa_id: str,
+        care_unit_hsa_id: PathIdentifier,
         user: Annotated[AuthenticatedUser, Depends(reader_at_unit)],
-        on: Annotated[date | None, Query(description="Default: today in Stockholm on the service clock")] = None,
+        on: Annotated[ReckonableDate | None, Query(description="Default: today in Stockholm on the service clock")] = None,
         min_days: Annotated[int | None, Query(ge=0)] = None,
         max_days: Annotated[int | None, Query(ge=0)] = None,
         diagnosis_chapter: Annotated[list[str], Query(description="Chapter ids such as F00-F99")] = [],  # noqa: B006 - FastAPI hands each request a copy of the default
@@ -329,9 +342,9 @@ def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIR
                 doctor_hsa_ids=frozenset(doctor),
             )
         except ValidationError as problem:
-            raise _unprocessable(describe_validation_error(problem)) from None
+            raise unprocessable(problem, prefix=("query",)) from None
         # A doctor who also coordinates the unit sees it as a coordinator (Rehabstöd, INTYG-5068).
-        selection = Selection.ALL if user.has_any_role([Role.REHABKOORDINATOR]) else Selection.ISSUED_BY_ME
+        selection = Selection.ISSUED_BY_ME if sees_only_own_patients(user) else Selection.ALL
         async with runtime.pool.acquire() as conn:
             rows = await repository.ongoing_cases_of_unit(conn, care_unit_hsa_id, filters.on)
             listed = ongoing_cases_of_unit(
@@ -349,6 +362,7 @@ def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIR
                 resource=AccessResource.SICK_LEAVE_CASES,
                 patient_pseudonyms=[item.case.patient_pseudonym for item in listed],
                 request_path=request.url.path,
+                shown_care_providers=[item.case.care_provider_hsa_id for item in listed],
             )
         return UnitCases(
             care_unit_hsa_id=care_unit_hsa_id,
@@ -379,20 +393,22 @@ def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIR
         try:
             asked = PatientHistoryRequest.model_validate(payload)
         except ValidationError as problem:
-            raise _unprocessable(describe_validation_error(problem)) from None
+            raise unprocessable(problem) from None
         check_care_unit(user, asked.care_unit_hsa_id)
         today = runtime.clock.today()
         try:
             identity = parse_personnummer(asked.person_id, on=today)
         except InvalidPersonnummer as problem:
-            raise _unprocessable(f"personId: {problem}") from None
+            raise unprocessable_field("body.personId", str(problem)) from None
         pseudonym = pseudonymise(identity.normalised, pseudonym_key)
         async with runtime.pool.acquire() as conn:
             record = await repository.patient_record(conn, pseudonym)
-            history = _patient_history(record, asked.care_unit_hsa_id, today, settings.max_gap) if record else None
-            if history is None:
-                # The same answer whether the patient is unknown or only known elsewhere.
+            visible = visible_history(record.certificates, asked.care_unit_hsa_id) if record else None
+            # A doctor reads only their own patients, as on the case list (ISSUED_BY_ME).
+            if record is None or visible is None or not may_read_patient(user, visible.doctor_hsa_ids):
+                # The same answer whether the patient is unknown, only known elsewhere, or not the doctor's.
                 raise HTTPException(status.HTTP_404_NOT_FOUND, NOT_FOUND_AT_UNIT)
+            history = _patient_history(record, visible, asked.care_unit_hsa_id, today, settings.max_gap)
             await record_access(
                 conn,
                 user,
@@ -400,6 +416,8 @@ def inspection_router(runtime: ServiceRuntime, settings: IntakeSettings) -> APIR
                 resource=AccessResource.PATIENT_HISTORY,
                 patient_pseudonyms=[pseudonym],
                 request_path=request.url.path,
+                shown_care_units=visible.care_unit_hsa_ids,
+                shown_care_providers=visible.care_provider_hsa_ids,
             )
         return history
 

@@ -5,15 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 
 from services.intake import repository
-from services.intake.case_changes import case_changes, case_snapshot
-from services.intake.certificate import certificate_from_contract, is_same_certificate
 from services.intake.pseudonym import pseudonymise
 from services.intake.risk_flags import flag_changes, load_fmb_table, risk_flags
 from services.intake.settings import IntakeSettings
-from services.intake.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 from shared.consumer import ApplyContext, BadEvent, Incoming
 from shared.contracts.cases import CASE_CHANGED_TYPE, SickLeaveCaseChanged
 from shared.contracts.certificates import (
@@ -23,8 +19,10 @@ from shared.contracts.certificates import (
     parse_certificate_event,
 )
 from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
-from shared.personnummer import parse_personnummer
-from shared.service import ServiceRuntime
+from shared.service import Publication, ServiceRuntime, Subscription
+from shared.sickleave.case_changes import case_changes, case_snapshot
+from shared.sickleave.certificate import certificate_from_contract, is_same_certificate
+from shared.sickleave.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 
 CertificateEvent = CertificateSigned | CertificateRevoked
 
@@ -60,9 +58,9 @@ class CertificateIntake:
             if isinstance(event, CertificateRevoked):
                 revocations.append((event.data.certificate_id, event.data.revoked_at))
                 continue
-            identity = parse_personnummer(event.data.patient.person_id, on=event.data.signing_date)
+            identity = event.data.patient_identity
             pseudonym = pseudonymise(identity.normalised, self._key)
-            certificate = certificate_from_contract(event.data).model_copy(update={"patient_id": pseudonym})
+            certificate = certificate_from_contract(event.data, patient_pseudonym=pseudonym)
             stored = known.get(certificate.certificate_id)
             if stored is None:
                 known[certificate.certificate_id] = certificate
@@ -128,30 +126,38 @@ class CertificateIntake:
 def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
     topics = settings.topics
     intake = CertificateIntake(settings, runtime.topic(topics.cases), runtime.topic(topics.risk_flags))
-    certificates = runtime.batch_consumer(topic=topics.certificates, decode=decode_certificate_record, apply=intake.apply)
-    runtime.publishes(
-        topics.cases,
-        title="SickLeaveCaseChanged",
-        description="Every change of a sick-leave case (opened, extended, shortened, split, merged, removed), keyed by patient pseudonym.",
-        schema=SickLeaveCaseChanged,
+    runtime.consume(
+        Subscription(
+            topic=topics.certificates,
+            title="OnCertificates",
+            description=(
+                "Consumes FK 7804 `signed`/`revoked` CloudEvents from `sickleave.certificates.v1`. Emits "
+                "`SickLeaveCaseChanged` on `sickleave.cases.v1` and, when a case's risk level or reasons change, "
+                "`RiskFlagChanged` on `sickleave.riskflags.v1` (both through the outbox); dead-letters bad input with "
+                "its reason on `sickleave.certificates.v1.dlq`. Acknowledges manually: the offsets of a batch are "
+                "committed only after its transaction (certificates, inbox, outbox) committed."
+            ),
+            decode=decode_certificate_record,
+            apply=intake.apply,
+            publishes=(
+                Publication(
+                    topics.cases,
+                    title="SickLeaveCaseChanged",
+                    description=(
+                        "Every change of a sick-leave case (opened, extended, shortened, split, merged, removed), "
+                        "keyed by patient pseudonym."
+                    ),
+                    schema=SickLeaveCaseChanged,
+                ),
+                Publication(
+                    topics.risk_flags,
+                    title="RiskFlagChanged",
+                    description=(
+                        "Risk of long sick leave per case (docs/rules.md §5): level, score and every matching reason with "
+                        "its evidence. Published when a case's level or reason codes change; level NONE withdraws an earlier flag."
+                    ),
+                    schema=RiskFlagChanged,
+                ),
+            ),
+        )
     )
-    runtime.publishes(
-        topics.risk_flags,
-        title="RiskFlagChanged",
-        description=(
-            "Risk of long sick leave per case (docs/rules.md §5): level, score and every matching reason with its evidence. "
-            "Published when a case's level or reason codes change; level NONE withdraws an earlier flag."
-        ),
-        schema=RiskFlagChanged,
-    )
-
-    @runtime.broker.subscriber(runtime.topic(topics.certificates), **runtime.subscription(topics.certificates, title="OnCertificates"))
-    async def on_certificates(body: Any, message: KafkaMessage) -> None:
-        """Consumes FK 7804 `signed`/`revoked` CloudEvents from `sickleave.certificates.v1`.
-
-        Emits `SickLeaveCaseChanged` on `sickleave.cases.v1` and, when a case's risk level or reasons
-        change, `RiskFlagChanged` on `sickleave.riskflags.v1` (both through the outbox); dead-letters bad
-        input with its reason on `sickleave.certificates.v1.dlq`. Acknowledges manually: the offsets
-        of a batch are committed only after its transaction (certificates, inbox, outbox) committed.
-        """
-        await certificates.handle(message)

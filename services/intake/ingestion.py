@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
@@ -21,8 +22,9 @@ from aiokafka.errors import KafkaError
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.bad_input import BadInput, load_json
 from shared.clock import Clock
-from shared.contracts.certificates import BadCertificateEvent, parse_certificate_event
+from shared.contracts.certificates import parse_certificate_event
 from shared.outbox import dead_letter_headers
 from shared.settings import Topics
 
@@ -84,19 +86,21 @@ def _as_bytes(raw: RawEvent) -> bytes | None:
         return bytes(raw)
     try:
         return json.dumps(raw, ensure_ascii=False, separators=(",", ":"), allow_nan=False).encode()
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, RecursionError):
+        # ValueError covers text that UTF-8 cannot carry (a lone surrogate) as well as NaN.
         return None
 
 
 def _echoable(value: Any) -> str | None:
-    return value if isinstance(value, str) and 0 < len(value) <= _MAX_ECHOED_ID_LENGTH else None
+    # Only printable text goes back: a NUL or a lone surrogate would not survive the answer's encoding.
+    return value if isinstance(value, str) and 0 < len(value) <= _MAX_ECHOED_ID_LENGTH and value.isprintable() else None
 
 
 def _readable_ids(value: bytes) -> tuple[str | None, str | None]:
     """The event id and certificate id of a rejected event, when it has them in the expected places."""
     try:
-        document = json.loads(value)
-    except (UnicodeDecodeError, json.JSONDecodeError):
+        document = load_json(value)
+    except BadInput:
         return None, None
     if not isinstance(document, dict):
         return None, None
@@ -122,17 +126,35 @@ def classify_certificate_event(index: int, raw: RawEvent, *, max_record_bytes: i
         return rejected, value
     try:
         event = parse_certificate_event(value)
-    except BadCertificateEvent as bad:
-        event_id, certificate_id = _readable_ids(value)
-        rejected = SubmissionOutcome(
-            index=index, event_id=event_id, certificate_id=certificate_id, status=SubmissionStatus.REJECTED,
-            error_class=bad.error_class, reason=bad.reason,
-        )
-        return rejected, value
+    except BadInput as bad:
+        return _rejected(index, value, bad), value
+    except (RecursionError, ValueError, ArithmeticError, UnicodeError) as problem:
+        # The contract check classifies bad input itself; this keeps one hostile event from taking
+        # a whole submission down should a new kind of input get past it.
+        return _rejected(index, value, unexpected_bad_input(problem)), value
     accepted = SubmissionOutcome(
         index=index, event_id=event.id, certificate_id=event.data.certificate_id, status=SubmissionStatus.ACCEPTED
     )
     return accepted, value
+
+
+def unexpected_bad_input(problem: BaseException) -> BadInput:
+    """An exception the contract check let through, as bad input with a reason that names no value."""
+    if isinstance(problem, RecursionError):
+        return BadInput("NotJson", "not valid JSON: nested too deeply")
+    if isinstance(problem, UnicodeError):
+        return BadInput("NotJson", "not valid JSON: text that UTF-8 cannot carry")
+    if isinstance(problem, ArithmeticError):
+        return BadInput("ContractViolation", f"contract violation: a value is out of range ({type(problem).__name__})")
+    return BadInput("ContractViolation", f"contract violation: a value cannot be read ({type(problem).__name__})")
+
+
+def _rejected(index: int, value: bytes, bad: BadInput) -> SubmissionOutcome:
+    event_id, certificate_id = _readable_ids(value)
+    return SubmissionOutcome(
+        index=index, event_id=event_id, certificate_id=certificate_id, status=SubmissionStatus.REJECTED,
+        error_class=bad.error_class, reason=bad.reason,
+    )
 
 
 class CertificateSubmitter:
@@ -230,6 +252,33 @@ def split_ndjson(body: bytes) -> list[bytes]:
     return [line.rstrip(b"\r") for line in body.split(b"\n") if line.strip()]
 
 
+_JSON_STRUCTURE = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{},]', re.DOTALL)
+
+
+def _element_end(text: str, start: int) -> int | None:
+    """Where the JSON element at `start` ends, found by brackets and strings alone (no recursion).
+
+    None when the element does not end within `text`.
+    """
+    depth = 0
+    for match in _JSON_STRUCTURE.finditer(text, start):
+        token = match.group()
+        if token in "[{":
+            depth += 1
+        elif token in "]}" and depth > 0:
+            depth -= 1
+            if depth == 0:
+                return match.end()
+        elif depth > 0:
+            continue  # a comma or a string inside the element
+        elif token in "]},":
+            # The enclosing array goes on or ends: a bare value ends before it.
+            return len(text[start : match.start()].rstrip(_JSON_WHITESPACE)) + start
+        elif depth == 0:
+            return match.end()  # a string on its own
+    return None
+
+
 def iter_json_array(chunks: Iterable[str], *, max_element_chars: int = 16 * MAX_RECORD_BYTES) -> Iterator[str]:
     """The elements of a JSON array, each as its exact source text, reading `chunks` only as needed.
 
@@ -280,6 +329,10 @@ def iter_json_array(chunks: Iterable[str], *, max_element_chars: int = 16 * MAX_
                     _, end = decoder.raw_decode(buffer, position)
                 except json.JSONDecodeError:
                     end = None
+                except (RecursionError, ValueError):
+                    # JSON that Python will not decode (nested too deeply, a number too long) is
+                    # cut out by its brackets alone, so it is rejected as one event on its own.
+                    end = _element_end(buffer, position)
                 # An element that reaches the end of what was read (a number above all) may go on
                 # in the next chunk, so it counts only once more text or the end is there.
                 if end is not None and (end < len(buffer) or exhausted):

@@ -74,6 +74,10 @@ def split_body(body: bytes, media_type: str) -> list[bytes]:
         json.loads(text)
     except json.JSONDecodeError as problem:
         raise UnreadableBody(f"not valid JSON ({problem.msg} at line {problem.lineno} column {problem.colno})") from None
+    except (RecursionError, ValueError):
+        # JSON that Python will not decode (nested too deeply, a number too long) is still one
+        # event, answered for and dead-lettered with its own reason.
+        pass
     return [text.encode()]
 
 

@@ -7,16 +7,17 @@ taken on d; length is the case's whole `certified_days`, as Rehabstöd filters o
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date
 from enum import StrEnum
 from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from services.intake.icd10_chapter import CHAPTERS_BY_ID, DiagnosisChapter, diagnosis_chapter
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.personnummer import age_on
+from shared.sickleave.certificate import Certificate
+from shared.sickleave.diagnosis import CHAPTERS_BY_ID, DiagnosisChapter, diagnosis_chapter
 
 Degree = Literal[25, 50, 75, 100]
 
@@ -46,9 +47,9 @@ class CaseFilters(BaseModel):
     @field_validator("diagnosis_chapters")
     @classmethod
     def _known_chapters(cls, chapters: frozenset[str]) -> frozenset[str]:
-        unknown = sorted(chapters - CHAPTERS_BY_ID.keys())
-        if unknown:
-            raise ValueError(f"unknown diagnosis chapter {', '.join(unknown)} (use ids such as F00-F99)")
+        if chapters - CHAPTERS_BY_ID.keys():
+            # The unknown ids are not repeated: an error answer echoes nothing that was sent.
+            raise ValueError("an unknown diagnosis chapter (use ids such as F00-F99)")
         return chapters
 
     @model_validator(mode="after")
@@ -128,3 +129,44 @@ def ongoing_cases_of_unit(
         and (selection is Selection.ALL or row.case.doctor_hsa_id == user_hsa_id)
     ]
     return tuple(sorted((item for item in kept if matches(item, filters)), key=lambda item: (item.case.start, item.case.case_id)))
+
+
+class VisibleHistory(BaseModel):
+    """The part of a patient's certificates one unit may see, and how many it may not (docs/http-api.md)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    certificates: tuple[Certificate, ...]
+    care_provider_hsa_ids: frozenset[str]
+    # Certificates of other care providers, shown only after the patient's consent (Rehabstöd,
+    # sammanhållen journalföring); consent is not recorded here yet, so they are never shown.
+    withheld_from_other_care_providers: int
+
+    @property
+    def care_unit_hsa_ids(self) -> frozenset[str]:
+        return frozenset(certificate.care_unit_hsa_id for certificate in self.certificates)
+
+    @property
+    def doctor_hsa_ids(self) -> frozenset[str]:
+        return frozenset(certificate.doctor_hsa_id for certificate in self.certificates)
+
+
+def visible_history(certificates: Sequence[Certificate], care_unit_hsa_id: str) -> VisibleHistory | None:
+    """What a user acting for `care_unit_hsa_id` may see of one patient's certificates.
+
+    None when the patient has no certificate at the unit (the same as an unknown patient). The
+    unit's own care provider's certificates are shown, those of other care providers withheld and
+    counted. A patient with protected identity shows only the unit's own certificates, and the
+    other units' are neither shown nor counted.
+    """
+    own_providers = frozenset(c.care_provider_hsa_id for c in certificates if c.care_unit_hsa_id == care_unit_hsa_id)
+    if not own_providers:
+        return None
+    shown = [c for c in certificates if c.care_provider_hsa_id in own_providers]
+    if any(c.protected_identity for c in certificates):
+        shown = [c for c in shown if c.care_unit_hsa_id == care_unit_hsa_id]
+    return VisibleHistory(
+        certificates=tuple(shown),
+        care_provider_hsa_ids=own_providers,
+        withheld_from_other_care_providers=sum(1 for c in certificates if c.care_provider_hsa_id not in own_providers),
+    )

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
+from operator import itemgetter
 
 import asyncpg
 
-from services.intake.certificate import Certificate
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.risk_flags import RiskFlagChanged
+from shared.db import columns, last_per_key
+from shared.sickleave.certificate import Certificate
 
 
 @dataclass
@@ -30,22 +32,29 @@ async def certificates_by_id(conn: asyncpg.Connection, certificate_ids: Collecti
 
 
 async def add_patients(conn: asyncpg.Connection, patients: Iterable[tuple[str, date, str]]) -> None:
-    await conn.executemany(
-        "INSERT INTO patients (patient_pseudonym, birth_date, sex) VALUES ($1, $2, $3) ON CONFLICT DO NOTHING", list(patients)
+    rows = list(patients)
+    await conn.execute(
+        "INSERT INTO patients (patient_pseudonym, birth_date, sex) SELECT * FROM unnest($1::text[], $2::date[], $3::text[]) "
+        "ON CONFLICT DO NOTHING",
+        *columns(rows, 3),
     )
 
 
 async def add_certificates(conn: asyncpg.Connection, certificates: Iterable[Certificate]) -> None:
-    await conn.executemany(
-        "INSERT INTO certificates (certificate_id, patient_pseudonym, signed_at, body) VALUES ($1, $2, $3, $4)",
-        [(c.certificate_id, c.patient_id, c.signed_at, c.model_dump(mode="json")) for c in certificates],
+    rows = [(c.certificate_id, c.patient_id, c.signed_at, c.model_dump(mode="json")) for c in certificates]
+    await conn.execute(
+        "INSERT INTO certificates (certificate_id, patient_pseudonym, signed_at, body) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])",
+        *columns(rows, 4),
     )
 
 
 async def add_revocations(conn: asyncpg.Connection, revocations: Iterable[tuple[str, datetime]]) -> None:
     # The first revocation stands; a repeated one changes nothing.
-    await conn.executemany(
-        "INSERT INTO revocations (certificate_id, revoked_at) VALUES ($1, $2) ON CONFLICT DO NOTHING", list(revocations)
+    rows = list(revocations)
+    await conn.execute(
+        "INSERT INTO revocations (certificate_id, revoked_at) SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING",
+        *columns(rows, 2),
     )
 
 
@@ -84,13 +93,17 @@ async def save_cases(conn: asyncpg.Connection, saved: Sequence[tuple[str, Sequen
         [patient for patient, _, _ in saved],
         [case.case_id for _, cases, _ in saved for case in cases],
     )
-    await conn.executemany(
-        "INSERT INTO cases (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
+    rows = last_per_key([(case.case_id, patient, case.model_dump(mode="json")) for patient, cases, _ in saved for case in cases], itemgetter(0))
+    await conn.execute(
+        "INSERT INTO cases (case_id, patient_pseudonym, body) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
-        [(case.case_id, patient, case.model_dump(mode="json")) for patient, cases, _ in saved for case in cases],
+        *columns(rows, 3),
     )
-    await conn.executemany(
-        "UPDATE patients SET revision = $2 WHERE patient_pseudonym = $1", [(patient, revision) for patient, _, revision in saved]
+    revisions = last_per_key([(patient, revision) for patient, _, revision in saved], itemgetter(0))
+    await conn.execute(
+        "UPDATE patients p SET revision = r.revision FROM unnest($1::text[], $2::int[]) AS r(patient_pseudonym, revision) "
+        "WHERE p.patient_pseudonym = r.patient_pseudonym",
+        *columns(revisions, 2),
     )
 
 
@@ -151,10 +164,11 @@ async def published_risk_flags(conn: asyncpg.Connection, patients: Collection[st
 
 
 async def save_risk_flags(conn: asyncpg.Connection, flags: Sequence[RiskFlagChanged]) -> None:
-    await conn.executemany(
-        "INSERT INTO risk_flags (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
+    rows = last_per_key([(flag.case_id, flag.patient_pseudonym, flag.model_dump(mode="json")) for flag in flags], itemgetter(0))
+    await conn.execute(
+        "INSERT INTO risk_flags (case_id, patient_pseudonym, body) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
-        [(flag.case_id, flag.patient_pseudonym, flag.model_dump(mode="json")) for flag in flags],
+        *columns(rows, 3),
     )
 
 

@@ -20,7 +20,7 @@ How the rules read the case (docs/rules.md §5.1):
 - PROGNOSIS_POOR, UNEMPLOYED: the latest certificate's prognosis and occupations.
 - MANY_RENEWALS: 3 or more certificates in the case (every counting certificate, renewal or not).
 - LONG_CASE: the chain day at the case end, `offset + (end - start + 1)`, is 30 or more; chains and
-  offsets as docs/rules.md §4.1 (`shared.sick_leave_chain`), so an earlier case of the chain counts.
+  offsets as docs/rules.md §4.1 (`shared.sickleave.chain`), so an earlier case of the chain counts.
 - score = sum of the weights of the rules that match; a rule whose weight is configured to 0 is
   switched off and gives no reason. Flagged when score >= the threshold; levels by the bands.
 """
@@ -37,11 +37,11 @@ from typing import Any
 
 from pydantic import BaseModel, Field, field_validator, model_validator
 
-from services.intake.sick_leave_case import SickLeaveCase
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
 from shared.contracts.certificates import Occupation, PrognosisCode
 from shared.contracts.risk_flags import RiskFlagChanged, RiskFlagReason, RiskLevel, RiskReasonCode
-from shared.sick_leave_chain import ChainPlace, chain_places, span_days
+from shared.sickleave.chain import ChainPlace, chain_places, span_days
+from shared.sickleave.sick_leave_case import SickLeaveCase
 
 FMB_DATA_FILE = "fmb_max_durations.json"
 _CODE_PREFIX = re.compile(r"^[A-Z][0-9A-Z]*$")

@@ -7,6 +7,7 @@ from pydantic_settings import SettingsConfigDict
 
 from services.intake.risk_flags import RiskFlagRules
 from shared.settings import ServiceSettings
+from shared.sickleave.sick_leave_case import DEFAULT_MAX_GAP, LARGEST_MAX_GAP
 
 
 class IntakeSettings(ServiceSettings):
@@ -14,7 +15,7 @@ class IntakeSettings(ServiceSettings):
 
     http_port: int = 8001
     # docs/rules.md §2.2: certificates at most `max_gap` uncovered days apart belong to one case.
-    max_gap: int = Field(default=5, ge=0, le=90)
+    max_gap: int = Field(default=DEFAULT_MAX_GAP, ge=0, le=LARGEST_MAX_GAP)
     # The HMAC key that turns a personnummer into the patient pseudonym (docs/rules.md §3.4). No default:
     # a region sets its own secret, and the stack command generates one for a local run.
     pseudonym_key: SecretStr

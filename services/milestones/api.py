@@ -4,7 +4,6 @@
 # closures below at runtime, and `reader` exists only in the factory's scope.
 
 from collections.abc import Sequence
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, HTTPException, Request, params
@@ -12,7 +11,8 @@ from fastapi import APIRouter, Depends, HTTPException, Request, params
 from services.milestones import repository, what_if
 from services.milestones.settings import MilestonesSettings
 from shared.access_log import AccessResource, record_access
-from shared.auth import AuthenticatedUser, Role, authenticator, require_role
+from shared.auth import AuthenticatedUser, Role, authenticator, may_read_patient, require_role
+from shared.http_errors import OUT_OF_RANGE, PathIdentifier, ReckonableDate, check_reckonable
 from shared.service import ServiceRuntime
 
 # Who plans a patient's rehabilitation: the unit's coordinators and the doctors.
@@ -30,20 +30,28 @@ def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, depend
         the service clock), assembled with intake's gap as the last case event named it (milestones'
         `max_gap` setting before any did). 422 with the reasons when a certificate breaks the contract
         or the certificates belong to more than one patient. Nothing is published or stored."""
+        check_reckonable(question.on, "body.on")
         async with runtime.pool.acquire() as conn:
             max_gap = what_if.what_if_gap(await repository.last_case_gap(conn), settings.max_gap)
         try:
             return what_if.answer_for_certificates(question, question.on or runtime.clock.today(), settings.rules, max_gap=max_gap)
         except what_if.WhatIfRefused as refused:
             raise HTTPException(status_code=422, detail=refused.reasons) from None
+        except ArithmeticError:
+            # The contract keeps certificates' dates in range; this is the last guard of the calendar.
+            raise HTTPException(status_code=422, detail=[OUT_OF_RANGE]) from None
 
     @api.get("/cases/{case_id}/milestones", response_model=what_if.KnownCaseAnswer, response_model_by_alias=True)
     async def case_milestones(
-        request: Request, case_id: str, user: Annotated[AuthenticatedUser, Depends(reader)], on: date | None = None
+        request: Request,
+        case_id: PathIdentifier,
+        user: Annotated[AuthenticatedUser, Depends(reader)],
+        on: ReckonableDate | None = None,
     ) -> what_if.KnownCaseAnswer:
         """A case's milestones as the rules give them on `on` (default: today) for the certificates
         seen so far, with what was last published for it. 404 when no such case exists now at a
-        care unit the user acts for (the same answer either way, so nothing leaks)."""
+        care unit the user acts for, or when a doctor asks about a patient who is not theirs (the
+        same answer either way, so nothing leaks)."""
         async with runtime.pool.acquire() as conn:
             async with conn.transaction(isolation="repeatable_read", readonly=True):
                 patient = await repository.patient_of_case(conn, case_id)
@@ -51,8 +59,22 @@ def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, depend
                 published = (await repository.published_milestones_by_patient(conn, [patient]))[patient] if patient else {}
                 fallback_gap = what_if.what_if_gap(await repository.last_case_gap(conn), settings.max_gap)
             asked = next((case for case in cases if case.case_id == case_id), None)
-            if patient is None or asked is None or not user.acts_for(asked.care_unit_hsa_id):
+            if (
+                patient is None
+                or asked is None
+                or not user.acts_for(asked.care_unit_hsa_id)
+                # A doctor's patient: one of whose cases the doctor wrote the latest certificate for,
+                # as the case list's ISSUED_BY_ME (docs/http-api.md).
+                or not may_read_patient(user, (case.doctor_hsa_id for case in cases))
+            ):
                 raise HTTPException(status_code=404, detail=NO_SUCH_CASE)
+            try:
+                answer = what_if.answer_for_known_case(
+                    case_id, cases, published, on or runtime.clock.today(), settings.rules, fallback_gap=fallback_gap
+                )
+            except ArithmeticError:
+                raise HTTPException(status_code=422, detail=[OUT_OF_RANGE]) from None
+            # Logged once the answer exists and before it is sent: what is logged is what is shown.
             await record_access(
                 conn,
                 user,
@@ -60,7 +82,9 @@ def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, depend
                 resource=AccessResource.MILESTONES,
                 patient_pseudonyms=[patient],
                 request_path=request.url.path,
+                shown_care_units=[asked.care_unit_hsa_id],
+                shown_care_providers=[asked.care_provider_hsa_id],
             )
-        return what_if.answer_for_known_case(case_id, cases, published, on or runtime.clock.today(), settings.rules, fallback_gap=fallback_gap)
+        return answer
 
     return api

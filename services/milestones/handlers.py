@@ -8,7 +8,6 @@ from typing import Any
 import asyncpg
 import structlog
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 
 from services.milestones import repository
 from services.milestones.milestone_changes import milestone_changes
@@ -16,12 +15,13 @@ from services.milestones.rehabkedja import ChainCase, chain_offsets, milestones_
 from services.milestones.settings import MilestonesSettings
 from services.milestones.what_if import gap_named_last
 from shared.clock import Clock
-from shared.consumer import TRANSIENT_ERRORS, ApplyContext, Incoming
+from shared.consumer import ApplyContext, Incoming
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.milestones import MILESTONE_CHANGED_TYPE, MilestoneChanged
 from shared.events import decode_published_event
 from shared.outbox import Outbox
-from shared.service import ServiceRuntime
+from shared.retry import TRANSIENT_ERRORS
+from shared.service import Publication, ServiceRuntime, Subscription
 
 log = structlog.get_logger("milestones")
 
@@ -110,25 +110,31 @@ class MilestoneTracker:
 def register(runtime: ServiceRuntime, settings: MilestonesSettings) -> None:
     topics = settings.topics
     tracker = MilestoneTracker(settings, runtime.topic(topics.milestones), runtime.clock)
-    cases = runtime.batch_consumer(topic=topics.cases, decode=decode_case_record, apply=tracker.apply_case_events)
-    runtime.publishes(
-        topics.milestones,
-        title="MilestoneChanged",
-        description="Rehabkedja checkpoints (days 90/180/365) and the 30-day plan: SCHEDULED, DUE or CANCELLED; "
-        "`update: true` when only the details (certificates, unit, chain day) changed, never to be announced again.",
-        schema=MilestoneChanged,
+    runtime.consume(
+        Subscription(
+            topic=topics.cases,
+            title="OnCaseChanges",
+            description=(
+                "Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`. Re-evaluates the patient's chain once a "
+                "whole case revision has arrived and emits `MilestoneChanged` on `rehab.milestones.v1` (through the "
+                "outbox) for every (case, kind) whose status, due date or details changed (`update: true` when only "
+                "the details did). Acknowledges manually, after the transaction committed."
+            ),
+            decode=decode_case_record,
+            apply=tracker.apply_case_events,
+            publishes=(
+                Publication(
+                    topics.milestones,
+                    title="MilestoneChanged",
+                    description=(
+                        "Rehabkedja checkpoints (days 90/180/365) and the 30-day plan: SCHEDULED, DUE or CANCELLED; "
+                        "`update: true` when only the details (certificates, unit, chain day) changed, never to be announced again."
+                    ),
+                    schema=MilestoneChanged,
+                ),
+            ),
+        )
     )
-
-    @runtime.broker.subscriber(runtime.topic(topics.cases), **runtime.subscription(topics.cases, title="OnCaseChanges"))
-    async def on_case_changes(body: Any, message: KafkaMessage) -> None:
-        """Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`.
-
-        Re-evaluates the patient's chain once a whole case revision has arrived and emits
-        `MilestoneChanged` on `rehab.milestones.v1` (through the outbox) for every (case, kind) whose
-        status, due date or details changed (`update: true` when only the details did).
-        Acknowledges manually, after the transaction committed.
-        """
-        await cases.handle(message)
 
     async def scheduler(runtime: ServiceRuntime) -> None:
         await tracker.run_scheduler(runtime, settings.scheduler_interval_seconds, settings.scheduler_batch_size)

@@ -15,7 +15,7 @@ from shared.clock import STOCKHOLM
 from shared.contracts.cases import CaseCertificate
 from shared.contracts.certificates import Occupation, PrognosisCode
 from shared.contracts.milestones import MilestoneKind, MilestoneStatus
-from shared.sick_leave_chain import ChainPlace, chain_places
+from shared.sickleave.chain import ChainPlace, chain_places
 
 CHAIN_LEGAL_REFERENCE = "SFB 27 kap. 46–49 §§, 51 §"
 LONG_PROGNOSES = frozenset({PrognosisCode.SANNOLIKT_INTE, PrognosisCode.PROGNOS_OKLAR})

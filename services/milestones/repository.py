@@ -4,55 +4,50 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from datetime import date
+from operator import itemgetter
 
 import asyncpg
 
-from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
+from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind
+from shared.db import columns, last_per_key
+from shared.sickleave.case_projection import RevisionProgress, project_case_events
 
 
 async def record_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> list[str]:
     """Apply case events (older revisions than the one held are dropped); returns the patients,
     locked in this transaction, whose newest revision has now fully arrived."""
     patients = sorted({event.patient_pseudonym for event in events})
-    progress = {
-        row["patient_pseudonym"]: [row["revision"], row["events_seen"], row["events_expected"]]
+    held = {
+        row["patient_pseudonym"]: RevisionProgress(row["revision"], row["events_seen"], row["events_expected"])
         for row in await conn.fetch(
             "SELECT patient_pseudonym, revision, events_seen, events_expected FROM patients "
             "WHERE patient_pseudonym = ANY($1::text[]) ORDER BY patient_pseudonym FOR UPDATE",
             patients,
         )
     }
-    latest: dict[str, SickLeaveCaseChanged] = {}
-    touched: set[str] = set()
-    for event in events:  # in partition order, so a patient's events arrive in revision order
-        held = progress.get(event.patient_pseudonym)
-        if held is not None and event.patient_revision < held[0]:
-            continue
-        if held is None or event.patient_revision > held[0]:
-            progress[event.patient_pseudonym] = [event.patient_revision, 1, event.revision_event_count]
-        else:
-            held[1] += 1
-        latest[event.case_id] = event
-        touched.add(event.patient_pseudonym)
-    await conn.executemany(
-        "INSERT INTO patients (patient_pseudonym, revision, events_seen, events_expected) VALUES ($1, $2, $3, $4) "
-        "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2, events_seen = $3, events_expected = $4",
-        [(patient, *progress[patient]) for patient in sorted(touched)],
+    projection = project_case_events(held, events)
+    progress_rows = [
+        (patient, progress.revision, progress.events_seen, progress.events_expected)
+        for patient in sorted(projection.touched_patients)
+        for progress in [projection.progress[patient]]
+    ]
+    await conn.execute(
+        "INSERT INTO patients (patient_pseudonym, revision, events_seen, events_expected) "
+        "SELECT * FROM unnest($1::text[], $2::int[], $3::int[], $4::int[]) "
+        "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = excluded.revision, events_seen = excluded.events_seen, "
+        "events_expected = excluded.events_expected",
+        *columns(progress_rows, 4),
     )
-    removed = [case_id for case_id, event in latest.items() if event.status is CaseStatus.REMOVED]
-    if removed:
-        await conn.execute("DELETE FROM cases WHERE case_id = ANY($1::text[])", removed)
-    await conn.executemany(
-        "INSERT INTO cases (case_id, patient_pseudonym, body) VALUES ($1, $2, $3) "
+    if projection.removed_case_ids:
+        await conn.execute("DELETE FROM cases WHERE case_id = ANY($1::text[])", projection.removed_case_ids)
+    case_rows = [(event.case_id, event.patient_pseudonym, event.model_dump(mode="json")) for event in projection.kept_cases]
+    await conn.execute(
+        "INSERT INTO cases (case_id, patient_pseudonym, body) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
-        [
-            (event.case_id, event.patient_pseudonym, event.model_dump(mode="json"))
-            for event in latest.values()
-            if event.status is not CaseStatus.REMOVED
-        ],
+        *columns(case_rows, 3),
     )
-    return sorted(patient for patient in touched if progress[patient][1] >= progress[patient][2])
+    return projection.complete_patients
 
 
 async def lock_complete_patients(conn: asyncpg.Connection, patients: Collection[str]) -> list[str]:
@@ -88,14 +83,16 @@ async def published_milestones_by_patient(
 
 
 async def save_milestones(conn: asyncpg.Connection, milestones: Iterable[MilestoneChanged]) -> None:
-    await conn.executemany(
-        "INSERT INTO milestones (case_id, kind, patient_pseudonym, status, due_date, revision, body) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+    rows = last_per_key(
+        [(m.case_id, m.kind.value, m.patient_pseudonym, m.status.value, m.due_date, m.revision, m.model_dump(mode="json")) for m in milestones],
+        itemgetter(0, 1),
+    )
+    await conn.execute(
+        "INSERT INTO milestones (case_id, kind, patient_pseudonym, status, due_date, revision, body) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::date[], $6::int[], $7::jsonb[]) "
         "ON CONFLICT (case_id, kind) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, status = excluded.status, "
         "due_date = excluded.due_date, revision = excluded.revision, body = excluded.body",
-        [
-            (m.case_id, m.kind.value, m.patient_pseudonym, m.status.value, m.due_date, m.revision, m.model_dump(mode="json"))
-            for m in milestones
-        ],
+        *columns(rows, 7),
     )
 
 
@@ -104,9 +101,11 @@ async def set_timers(conn: asyncpg.Connection, fires_on: Mapping[str, date | Non
     await conn.execute(
         "DELETE FROM timers WHERE patient_pseudonym = ANY($1::text[])", [patient for patient, day in fires_on.items() if day is None]
     )
-    await conn.executemany(
-        "INSERT INTO timers (patient_pseudonym, fires_on) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET fires_on = $2",
-        [(patient, day) for patient, day in fires_on.items() if day is not None],
+    rows = [(patient, day) for patient, day in fires_on.items() if day is not None]
+    await conn.execute(
+        "INSERT INTO timers (patient_pseudonym, fires_on) SELECT * FROM unnest($1::text[], $2::date[]) "
+        "ON CONFLICT (patient_pseudonym) DO UPDATE SET fires_on = excluded.fires_on",
+        *columns(rows, 2),
     )
 
 

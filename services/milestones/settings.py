@@ -8,6 +8,7 @@ from pydantic_settings import SettingsConfigDict
 from services.milestones.rehabkedja import RehabkedjaRules
 from shared.contracts.milestones import MilestoneKind
 from shared.settings import ServiceSettings
+from shared.sickleave.sick_leave_case import DEFAULT_MAX_GAP, LARGEST_MAX_GAP
 
 
 class MilestonesSettings(ServiceSettings):
@@ -27,7 +28,7 @@ class MilestonesSettings(ServiceSettings):
     # no case yet, and only until a case event names intake's own (every case event carries the
     # `maxGap` intake assembled it with, and what-if uses the last one seen). The CLI's what-if,
     # which sees no case events, uses it as it is.
-    max_gap: int = Field(default=5, ge=0, le=90)
+    max_gap: int = Field(default=DEFAULT_MAX_GAP, ge=0, le=LARGEST_MAX_GAP)
 
     @field_validator("rules")
     @classmethod

@@ -1,6 +1,6 @@
 """What-if: the milestones the rules give for some certificates, or for a known case, on a chosen date.
 
-Nothing here publishes or stores anything. Cases are assembled with intake's own pure code and
+Nothing here publishes or stores anything. Cases are assembled with the shared rules (`shared.sickleave`) and
 intake's own gap between certificates: every case event carries the `maxGap` intake assembled it
 with. A known case is answered from the cases intake published (the answer names the gap its last
 event carried); certificates that are no case yet are assembled with the gap of the last case event
@@ -19,9 +19,6 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from pydantic.alias_generators import to_camel
 
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import certificate_from_contract
-from services.intake.sick_leave_case import assemble_sick_leave_cases
 from services.milestones.rehabkedja import ChainCase, MilestoneState, RehabkedjaRules, milestones_at
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.certificates import (
@@ -32,7 +29,9 @@ from shared.contracts.certificates import (
     parse_certificate_event,
 )
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind, MilestoneStatus
-from shared.personnummer import parse_personnummer
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import certificate_from_contract
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
 
 # The cases of a what-if are never published, so they need no real pseudonym (and get no key).
 WHAT_IF_PATIENT = "what-if"
@@ -140,12 +139,12 @@ def cases_of_one_patient(signed: Sequence[SignedCertificate], revoked_ids: Colle
     """The patient's cases as intake would publish them, but under a placeholder pseudonym."""
     if not signed:
         return []
-    certificates = [certificate_from_contract(certificate) for certificate in signed]
-    patients = {certificate.patient_id for certificate in certificates}
+    patients = {certificate.patient_identity.normalised for certificate in signed}
     if len(patients) > 1:
         # Never name the personnummer: the count is enough to see the mistake.
         raise WhatIfRefused([f"the certificates belong to {len(patients)} patients; a what-if covers one patient"])
-    identity = parse_personnummer(certificates[0].patient_id, on=signed[0].signing_date)
+    certificates = [certificate_from_contract(certificate, patient_pseudonym=WHAT_IF_PATIENT) for certificate in signed]
+    identity = signed[0].patient_identity
     try:
         cases = assemble_sick_leave_cases(certificates, revoked_ids, max_gap=max_gap)
     except ValueError as problem:  # two different certificates under one id

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 
 from services.notifications import repository
 from services.notifications.alert import alert_for_risk_flag, alerts_for, risk_alert_id, tells_something_new
@@ -15,7 +14,7 @@ from shared.contracts.alerts import ALERT_CHANGED_TYPE, AlertChanged
 from shared.contracts.milestones import MilestoneChanged
 from shared.contracts.risk_flags import RiskFlagChanged
 from shared.events import decode_published_event
-from shared.service import ServiceRuntime
+from shared.service import Publication, ServiceRuntime, Subscription
 
 
 def decode_milestone_record(record: ConsumerRecord[Any, Any]) -> tuple[str, MilestoneChanged]:
@@ -24,6 +23,12 @@ def decode_milestone_record(record: ConsumerRecord[Any, Any]) -> tuple[str, Mile
 
 def decode_risk_flag_record(record: ConsumerRecord[Any, Any]) -> tuple[str, RiskFlagChanged]:
     return decode_published_event(record, RiskFlagChanged)
+
+
+def _patients_of(alerts: dict[str, AlertChanged], incoming: list[Incoming[MilestoneChanged]] | list[Incoming[RiskFlagChanged]]) -> dict[str, str]:
+    """Each alert's patient pseudonym, from the events it came of (for the access log of a read)."""
+    patient_of_case = {item.event.case_id: item.event.patient_pseudonym for item in incoming}
+    return {alert_id: patient_of_case[alert.case_id] for alert_id, alert in alerts.items() if alert.case_id in patient_of_case}
 
 
 class Alerter:
@@ -43,7 +48,7 @@ class Alerter:
                 # A renewal that changes nothing the alert says moves only its revision: stored, not sent.
                 if tells_something_new(before, alert):
                     self._send(context, alert)
-        await repository.save_alerts(context.conn, changed.values())
+        await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
@@ -55,7 +60,7 @@ class Alerter:
                 continue
             alerts[alert_id] = changed[alert_id] = alert
             self._send(context, alert)
-        await repository.save_alerts(context.conn, changed.values())
+        await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
 
     def _send(self, context: ApplyContext, alert: AlertChanged) -> None:
         context.outbox.event(
@@ -71,35 +76,39 @@ class Alerter:
 def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     topics = settings.topics
     alerter = Alerter(runtime.topic(topics.alerts))
-    milestones = runtime.batch_consumer(topic=topics.milestones, decode=decode_milestone_record, apply=alerter.apply_milestones)
-    runtime.publishes(
+    alerts = Publication(
         topics.alerts,
         title="AlertChanged",
         description="Alerts to the rehabkoordinatorer of a care unit: opened (`announce: true`, once per alert), updated, withdrawn.",
         schema=AlertChanged,
     )
-
-    @runtime.broker.subscriber(runtime.topic(topics.milestones), **runtime.subscription(topics.milestones, title="OnMilestones"))
-    async def on_milestones(body: Any, message: KafkaMessage) -> None:
-        """Consumes `MilestoneChanged` from `rehab.milestones.v1`.
-
-        Opens, updates or withdraws one alert per (case, kind, due date) for the coordinators of the
-        case's care unit, and emits `AlertChanged` on `rehab.alerts.v1` (through the outbox), with
-        `announce: true` once per alert, when it is new; a milestone `update` never announces.
-        Acknowledges manually, after the transaction committed.
-        """
-        await milestones.handle(message)
-
-    risk_flags = runtime.batch_consumer(topic=topics.risk_flags, decode=decode_risk_flag_record, apply=alerter.apply_risk_flags)
-
-    @runtime.broker.subscriber(
-        runtime.topic(topics.risk_flags), **runtime.subscription(topics.risk_flags, title="OnRiskFlags", group="risk-flags")
+    runtime.consume(
+        Subscription(
+            topic=topics.milestones,
+            title="OnMilestones",
+            description=(
+                "Consumes `MilestoneChanged` from `rehab.milestones.v1`. Opens, updates or withdraws one alert per "
+                "(case, kind, due date) for the coordinators of the case's care unit, and emits `AlertChanged` on "
+                "`rehab.alerts.v1` (through the outbox), with `announce: true` once per alert, when it is new; a "
+                "milestone `update` never announces. Acknowledges manually, after the transaction committed."
+            ),
+            decode=decode_milestone_record,
+            apply=alerter.apply_milestones,
+            publishes=(alerts,),
+        )
     )
-    async def on_risk_flags(body: Any, message: KafkaMessage) -> None:
-        """Consumes `RiskFlagChanged` from `sickleave.riskflags.v1`.
-
-        Opens or updates one `RISK_FLAG` alert per flagged case for the coordinators of its care unit,
-        withdraws it when the flag is withdrawn, and emits `AlertChanged` on `rehab.alerts.v1` (through
-        the outbox). Acknowledges manually, after the transaction committed.
-        """
-        await risk_flags.handle(message)
+    runtime.consume(
+        Subscription(
+            topic=topics.risk_flags,
+            title="OnRiskFlags",
+            group="risk-flags",
+            description=(
+                "Consumes `RiskFlagChanged` from `sickleave.riskflags.v1`. Opens or updates one `RISK_FLAG` alert per "
+                "flagged case for the coordinators of its care unit, withdraws it when the flag is withdrawn, and emits "
+                "`AlertChanged` on `rehab.alerts.v1` (through the outbox). Acknowledges manually, after the transaction committed."
+            ),
+            decode=decode_risk_flag_record,
+            apply=alerter.apply_risk_flags,
+            publishes=(alerts,),
+        )
+    )

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 
 import asyncpg
 
@@ -30,13 +30,29 @@ async def alerts_of_milestones(conn: asyncpg.Connection, milestones: Collection[
     return held
 
 
-async def save_alerts(conn: asyncpg.Connection, alerts: Iterable[AlertChanged]) -> None:
+async def save_alerts(conn: asyncpg.Connection, alerts: Iterable[AlertChanged], patients: Mapping[str, str] | None = None) -> None:
+    """Store the alerts; `patients` names each one's patient pseudonym by alert id, for the access log."""
+    patients = patients or {}
     await conn.executemany(
-        "INSERT INTO alerts (alert_id, care_unit_hsa_id, state, milestone_revision, body, case_id, kind) VALUES ($1, $2, $3, $4, $5, $6, $7) "
+        "INSERT INTO alerts (alert_id, care_unit_hsa_id, state, milestone_revision, body, case_id, kind, patient_pseudonym) "
+        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
         "ON CONFLICT (alert_id) DO UPDATE SET care_unit_hsa_id = excluded.care_unit_hsa_id, state = excluded.state, "
-        "milestone_revision = excluded.milestone_revision, body = excluded.body, updated_at = now()",
-        [(a.alert_id, a.care_unit_hsa_id, a.state.value, a.revision, a.model_dump(mode="json"), a.case_id, a.kind) for a in alerts],
+        "milestone_revision = excluded.milestone_revision, body = excluded.body, updated_at = now(), "
+        "patient_pseudonym = coalesce(excluded.patient_pseudonym, alerts.patient_pseudonym)",
+        [
+            (a.alert_id, a.care_unit_hsa_id, a.state.value, a.revision, a.model_dump(mode="json"), a.case_id, a.kind, patients.get(a.alert_id))
+            for a in alerts
+        ],
     )
+
+
+async def patients_of_alerts(conn: asyncpg.Connection, alert_ids: Collection[str]) -> list[str]:
+    """The pseudonyms of the patients the alerts are about, as far as they are known."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT patient_pseudonym FROM alerts WHERE alert_id = ANY($1::text[]) AND patient_pseudonym IS NOT NULL",
+        list(alert_ids),
+    )
+    return sorted(row["patient_pseudonym"] for row in rows)
 
 
 async def alerts_of_unit(conn: asyncpg.Connection, care_unit_hsa_id: str, state: str | None) -> list[AlertChanged]:

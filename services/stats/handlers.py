@@ -5,14 +5,13 @@ from __future__ import annotations
 from typing import Any
 
 from aiokafka import ConsumerRecord
-from faststream.kafka.annotations import KafkaMessage
 
 from services.stats import repository
 from services.stats.settings import StatsSettings
 from shared.consumer import ApplyContext, Incoming
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.events import decode_published_event
-from shared.service import ServiceRuntime
+from shared.service import ServiceRuntime, Subscription
 
 
 def decode_case_record(record: ConsumerRecord[Any, Any]) -> tuple[str, SickLeaveCaseChanged]:
@@ -24,14 +23,16 @@ async def apply_case_events(context: ApplyContext, incoming: list[Incoming[SickL
 
 
 def register(runtime: ServiceRuntime, settings: StatsSettings) -> None:
-    topics = settings.topics
-    cases = runtime.batch_consumer(topic=topics.cases, decode=decode_case_record, apply=apply_case_events)
-
-    @runtime.broker.subscriber(runtime.topic(topics.cases), **runtime.subscription(topics.cases, title="OnCaseChanges"))
-    async def on_case_changes(body: Any, message: KafkaMessage) -> None:
-        """Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`.
-
-        Keeps one pseudonymised fact per existing case (removed cases are deleted). Emits nothing;
-        serves the counts over HTTP. Acknowledges manually, after the transaction committed.
-        """
-        await cases.handle(message)
+    runtime.consume(
+        Subscription(
+            topic=settings.topics.cases,
+            title="OnCaseChanges",
+            description=(
+                "Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`. Keeps one pseudonymised fact per existing "
+                "case (removed cases are deleted). Emits nothing; serves the counts over HTTP. Acknowledges manually, "
+                "after the transaction committed."
+            ),
+            decode=decode_case_record,
+            apply=apply_case_events,
+        )
+    )

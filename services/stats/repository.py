@@ -7,63 +7,71 @@ from datetime import date
 
 import asyncpg
 
-from services.stats.statistics import diagnosis_chapter, diagnosis_group
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
+from shared.db import columns, json_text
+from shared.sickleave.case_projection import RevisionProgress, project_case_events
+from shared.sickleave.diagnosis import diagnosis_category, diagnosis_group
 
 
 async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> None:
     """Keep one fact per existing case; an event older than the patient's applied revision changes nothing."""
     patients = sorted({event.patient_pseudonym for event in events})
-    newest = {
-        row["patient_pseudonym"]: row["revision"]
+    held = {
+        # Stats keeps no event counts: only the revision decides what is stale.
+        row["patient_pseudonym"]: RevisionProgress(row["revision"], 0, 0)
         for row in await conn.fetch(
             "SELECT patient_pseudonym, revision FROM patients WHERE patient_pseudonym = ANY($1::text[]) "
             "ORDER BY patient_pseudonym FOR UPDATE",
             patients,
         )
     }
-    latest: dict[str, SickLeaveCaseChanged] = {}
-    for event in events:  # in partition order, so a patient's events arrive in revision order
-        if event.patient_revision < newest.get(event.patient_pseudonym, 0):
-            continue
-        newest[event.patient_pseudonym] = event.patient_revision
-        latest[event.case_id] = event
-    await conn.executemany(
-        "INSERT INTO patients (patient_pseudonym, revision) VALUES ($1, $2) ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = $2",
-        list(newest.items()),
+    projection = project_case_events(held, events)
+    revisions = [(patient, projection.progress[patient].revision) for patient in sorted(projection.touched_patients)]
+    await conn.execute(
+        "INSERT INTO patients (patient_pseudonym, revision) SELECT * FROM unnest($1::text[], $2::bigint[]) "
+        "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = excluded.revision",
+        *columns(revisions, 2),
     )
-    removed = [case_id for case_id, event in latest.items() if event.status is CaseStatus.REMOVED]
-    if removed:
-        await conn.execute("DELETE FROM case_facts WHERE case_id = ANY($1::text[])", removed)
-    await conn.executemany(
+    if projection.removed_case_ids:
+        await conn.execute("DELETE FROM case_facts WHERE case_id = ANY($1::text[])", projection.removed_case_ids)
+    # The column diagnosis_chapter holds the category ("F43", docs/rules.md §6.1), not an ICD-10 chapter; the name
+    # predates the shared diagnosis vocabulary and only a migration can change it.
+    facts = [
+        (
+            event.case_id,
+            event.patient_pseudonym,
+            event.sex,
+            event.care_unit_hsa_id,
+            event.care_provider_hsa_id,
+            diagnosis_group(event.main_diagnosis_code),
+            diagnosis_category(event.main_diagnosis_code),
+            event.start,
+            event.end,
+            event.certified_days,
+            # As JSON text: a list in a jsonb[] parameter would be read as one more array dimension.
+            json_text([span.model_dump(mode="json", by_alias=True) for span in event.degrees]),
+            json_text([span.model_dump(mode="json", by_alias=True) for span in event.age_bands]),
+        )
+        for event in projection.latest.values()
+        if event.status is CaseStatus.ACTIVE
+    ]
+    await conn.execute(
         """
         INSERT INTO case_facts (case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group,
                                 diagnosis_chapter, start, "end", certified_days, degrees, age_bands)
-        VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)
+        SELECT case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group, diagnosis_chapter,
+               start, "end", certified_days, degrees::jsonb, age_bands::jsonb
+        FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::text[], $7::text[], $8::date[],
+                    $9::date[], $10::int[], $11::text[], $12::text[])
+            AS r(case_id, patient_pseudonym, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group, diagnosis_chapter,
+                 start, "end", certified_days, degrees, age_bands)
         ON CONFLICT (case_id) DO UPDATE SET
             patient_pseudonym = excluded.patient_pseudonym, sex = excluded.sex, care_unit_hsa_id = excluded.care_unit_hsa_id,
             care_provider_hsa_id = excluded.care_provider_hsa_id, diagnosis_group = excluded.diagnosis_group,
             diagnosis_chapter = excluded.diagnosis_chapter, start = excluded.start, "end" = excluded."end",
             certified_days = excluded.certified_days, degrees = excluded.degrees, age_bands = excluded.age_bands
         """,
-        [
-            (
-                event.case_id,
-                event.patient_pseudonym,
-                event.sex,
-                event.care_unit_hsa_id,
-                event.care_provider_hsa_id,
-                diagnosis_group(event.main_diagnosis_code),
-                diagnosis_chapter(event.main_diagnosis_code),
-                event.start,
-                event.end,
-                event.certified_days,
-                [span.model_dump(mode="json", by_alias=True) for span in event.degrees],
-                [span.model_dump(mode="json", by_alias=True) for span in event.age_bands],
-            )
-            for event in latest.values()
-            if event.status is CaseStatus.ACTIVE
-        ],
+        *columns(facts, 12),
     )
 
 

@@ -20,6 +20,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    PrivateAttr,
     StrictBool,
     TypeAdapter,
     ValidationError,
@@ -28,7 +29,7 @@ from pydantic import (
 )
 
 from shared.bad_input import BadInput, load_json
-from shared.personnummer import InvalidPersonnummer, parse_personnummer
+from shared.personnummer import InvalidPersonnummer, PersonIdentity, parse_personnummer
 
 STOCKHOLM = ZoneInfo("Europe/Stockholm")
 
@@ -208,13 +209,23 @@ class SignedCertificate(_Contract):
                 raise ValueError("periods overlap")
         return periods
 
+    # Parsed once, by the check below; whoever needs the birth date, sex or normalised form reads it here.
+    _patient_identity: PersonIdentity | None = PrivateAttr(default=None)
+
     @model_validator(mode="after")
     def _person_id_is_valid_on_signing_date(self) -> SignedCertificate:
         try:
-            parse_personnummer(self.patient.person_id, on=self.signing_date)
+            self._patient_identity = parse_personnummer(self.patient.person_id, on=self.signing_date)
         except InvalidPersonnummer as problem:
             raise ValueError(f"patient.personId: {problem}") from None
         return self
+
+    @property
+    def patient_identity(self) -> PersonIdentity:
+        """The patient's personnummer or samordningsnummer as parsed when the event was validated."""
+        if self._patient_identity is None:
+            self._patient_identity = parse_personnummer(self.patient.person_id, on=self.signing_date)
+        return self._patient_identity
 
     @property
     def signing_date(self) -> date:

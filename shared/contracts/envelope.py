@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 from uuid import UUID
 
+import orjson
 from pydantic import AwareDatetime, BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
@@ -44,4 +44,4 @@ def encode_event(*, event_id: UUID, source: str, event_type: str, time: datetime
         "datacontenttype": "application/json",
         "data": data.model_dump(mode="json", by_alias=True),
     }
-    return json.dumps(envelope, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(envelope, option=orjson.OPT_NON_STR_KEYS)

@@ -22,6 +22,7 @@ from reko.feed import FeedSettings, generate_feed, write_jsonl
 from services.intake.app import MIGRATIONS
 from services.intake.ingestion_api import ingestion_router
 from services.intake.settings import IntakeSettings
+from shared.http_errors import install_error_answers
 from shared.kafka import ensure_topics
 from shared.service import ServiceRuntime
 from shared.settings import Topics
@@ -51,6 +52,7 @@ def ingestion_app(bootstrap_servers: str, topics: Topics, **limits: Any) -> Fast
     )
     runtime = ServiceRuntime("intake", settings, MIGRATIONS, description="intake entry point under test")
     app = FastAPI()
+    install_error_answers(app)
     app.include_router(ingestion_router(runtime, settings))
     return app
 
@@ -118,6 +120,71 @@ async def test_a_batch_is_answered_by_index_valid_events_queued_unchanged_and_ba
         assert record.headers["x-error-reason"]
         assert record.headers["x-original-topic"] == certificates_topic(topics)
         assert record.headers["x-entry-point"] == "http"
+
+
+def with_data(number: int, **fields: Any) -> dict[str, Any]:
+    event = signed(number)
+    event["data"].update(fields)
+    return event
+
+
+# Each is JSON text (so it can sit in an array or on an NDJSON line) that no certificate event may be.
+HOSTILE_EVENTS: dict[str, bytes] = {
+    "nested 10,000 levels": b"[" * 10_000 + b"]" * 10_000,
+    "an object nested 10,000 levels": b'{"a":' * 10_000 + b"1" + b"}" * 10_000,
+    "a 5,000-digit integer": encoded({**signed(80), "id": 0}).replace(b'"id": 0', b'"id": ' + b"9" * 5_000),
+    "a 5,000-digit integer in the data": encoded(with_data(81, testCertificate=0)).replace(
+        b'"testCertificate": 0', b'"testCertificate": ' + b"7" * 5_000
+    ),
+    "a lone surrogate escape in the id": encoded({**signed(82), "id": "SURROGATE"}).replace(b"SURROGATE", b"\\ud800"),
+    "a lone surrogate escape in the certificate id": encoded(with_data(83, certificateId="SURROGATE")).replace(b"SURROGATE", b"\\udfff"),
+    "signed in the year 9999": encoded(with_data(84, signedAt="9999-12-31T23:59:59Z")),
+    "a period ending in the year 9999": encoded(
+        with_data(85, workCapacityPeriods=[{"reductionPercent": 100, "from": "2026-03-02", "to": "9999-12-31"}])
+    ),
+    "an event time in the year 9999": encoded({**signed(86), "time": "9999-12-31T23:59:59Z"}),
+    "a year 0001 time": encoded({**signed(87), "time": "0001-01-01T00:00:00+01:00"}),
+    # json.dumps writes the NUL as the escape \u0000, which is how a source would send it.
+    "a NUL in the id": encoded({**signed(88), "id": "e-\u0000"}),
+    "a NUL in the unit's name": encoded(
+        with_data(89, issuer={"doctorHsaId": "d", "careUnit": {"hsaId": "u", "name": "a\u0000b"}, "careProvider": {"hsaId": "p"}})
+    ),
+    "a personnummer where a number belongs": encoded(with_data(90, testCertificate="19800124-9286")),
+}
+
+
+@pytest.mark.parametrize("media_type", ["application/json", "application/x-ndjson"])
+async def test_hostile_events_are_each_rejected_on_their_own_and_the_good_ones_still_go(kafka_bootstrap, unique_name, media_type):
+    topics = topics_for(unique_name)
+    good = [encoded(signed(1)), encoded(signed(2, MAN))]
+    sent = [good[0], *HOSTILE_EVENTS.values(), good[1]]
+    body = b"[" + b",\n".join(sent) + b"]" if media_type == "application/json" else b"\n".join(sent) + b"\n"
+
+    async with client_of(ingestion_app(kafka_bootstrap, topics)) as client:
+        response = await client.post("/certificate-events", content=body, headers={"content-type": media_type})
+
+    assert response.status_code == 200, response.text
+    answer = response.json()
+    assert (answer["accepted"], answer["rejected"]) == (2, len(HOSTILE_EVENTS))
+    statuses = {item["index"]: item["status"] for item in answer["results"]}
+    assert statuses == {0: "ACCEPTED", **dict.fromkeys(range(1, len(sent) - 1), "REJECTED"), len(sent) - 1: "ACCEPTED"}
+    for item, kind in zip(answer["results"][1:-1], HOSTILE_EVENTS, strict=True):
+        assert item["errorClass"] in {"NotJson", "NotCloudEvent", "ContractViolation"}, kind
+        assert item["reason"], kind
+    assert "8001249286" not in response.text
+    assert sorted(record.value for record in await read(kafka_bootstrap, certificates_topic(topics))) == sorted(good)
+    assert len(await read(kafka_bootstrap, dead_letter_topic(topics))) == len(HOSTILE_EVENTS)
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_EVENTS))
+async def test_a_hostile_event_sent_alone_is_one_rejected_event(kafka_bootstrap, unique_name, kind):
+    topics = topics_for(unique_name)
+
+    async with client_of(ingestion_app(kafka_bootstrap, topics)) as client:
+        response = await client.post("/certificate-events", content=HOSTILE_EVENTS[kind], headers={"content-type": "application/json"})
+
+    assert response.status_code == 200, response.text
+    assert [(item["index"], item["status"]) for item in response.json()["results"]] == [(0, "REJECTED")]
 
 
 async def test_a_single_event_body_is_one_event(kafka_bootstrap, unique_name):

@@ -16,25 +16,31 @@ from reko.stack import create_database
 from services.intake import repository
 from services.intake.api import inspection_router
 from services.intake.app import MIGRATIONS
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import certificate_from_contract
 from services.intake.pseudonym import pseudonymise
 from services.intake.settings import IntakeSettings
-from services.intake.sick_leave_case import assemble_sick_leave_cases
 from shared.auth import AuthSettings, Role, issue_token
 from shared.clock import Clock, FixedClock
 from shared.contracts.certificates import CertificateSigned, parse_certificate_event
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
+from shared.http_errors import install_error_answers
 from shared.logging import find_personnummer
 from shared.personnummer import luhn_check_digit, parse_personnummer
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import certificate_from_contract
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
 from tests.support import MAN, WOMAN, revoked_event, signed_event
 
 pytestmark = pytest.mark.integration
 
 UNIT_A = "SE2321000000-1001"
 UNIT_B = "SE2321000000-1002"
+# A unit of another care provider (a private clinic, say): its certificates need the patient's consent.
+UNIT_C = "SE5565000000-1003"
+OWN_PROVIDER = "SE2321000000-1000"
+OTHER_PROVIDER = "SE5565000000-1000"
 DOCTOR_1 = "SE2321000000-2001"
 DOCTOR_2 = "SE2321000000-2002"
+DOCTOR_3 = "SE5565000000-2003"
 TODAY = date(2026, 3, 15)
 CLOCK = FixedClock(datetime.fromisoformat("2026-03-15T12:00:00+01:00"))
 SETTINGS = IntakeSettings(
@@ -115,6 +121,11 @@ FEED = [
     ),
     # a patient only unit B knows
     certificate("E1", ELSEWHERE, [("2026-03-01", "2026-03-31", 100)], "2026-03-01T09:00:00+01:00", unit=UNIT_B),
+    # the woman at another care provider, the summer before
+    certificate(
+        "WX", WOMAN, [("2025-06-01", "2025-06-30", 100)], "2025-06-01T09:00:00+02:00",
+        unit=UNIT_C, care_provider=OTHER_PROVIDER, doctor=DOCTOR_3, diagnosis="F41.1",
+    ),
 ]
 
 
@@ -127,7 +138,7 @@ async def store_feed(conn: asyncpg.Connection, feed: list[dict[str, Any]]) -> No
         if isinstance(event, CertificateSigned):
             identity = parse_personnummer(event.data.patient.person_id, on=event.data.signing_date)
             pseudonym = pseudonymise(identity.normalised, key)
-            certificates.append(certificate_from_contract(event.data).model_copy(update={"patient_id": pseudonym}))
+            certificates.append(certificate_from_contract(event.data, patient_pseudonym=pseudonym))
             patients[pseudonym] = (identity.birth_date, identity.sex.value)
         else:
             revocations.append((event.data.certificate_id, event.data.revoked_at))
@@ -165,6 +176,7 @@ async def intake_pool(postgres_server_url: str) -> AsyncIterator[asyncpg.Pool]:
 
 def client_for(pool: asyncpg.Pool, settings: IntakeSettings = SETTINGS) -> httpx.AsyncClient:
     app = FastAPI()
+    install_error_answers(app)
     app.include_router(inspection_router(RouterRuntime(pool, CLOCK), settings))  # type: ignore[arg-type]  # why: a stand-in with just the pool and clock the router uses
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
 
@@ -443,3 +455,135 @@ async def test_no_personnummer_ever_reaches_the_access_log(intake_pool):
     assert len(await access_rows(intake_pool, user)) == 4  # three histories found, and the list
     assert find_personnummer(everything) == []
     assert not any(person_id[2:] in everything for person_id in PERSON_IDS)
+
+
+# --- another care provider's certificates (consent not recorded) -----------------------------
+
+
+async def test_a_history_holds_only_the_own_care_providers_certificates_and_counts_the_others(intake_pool):
+    response = await history(intake_pool, coordinator(UNIT_A), {"personId": WOMAN, "careUnitHsaId": UNIT_A})
+
+    body = response.json()
+    assert [c["certificateId"] for c in body["certificates"]] == ["W0", "W1", "W3", "W2", "W4"]
+    assert [c["caseId"] for c in body["cases"]] == ["W0", "W2"]
+    assert body["certificatesWithheldFromOtherCareProviders"] == 1
+    for detail in ("WX", UNIT_C, OTHER_PROVIDER, DOCTOR_3, "F41"):
+        assert detail not in response.text
+
+
+async def test_the_other_care_provider_sees_only_its_own_certificates_of_the_patient(intake_pool):
+    response = await history(intake_pool, coordinator(UNIT_C), {"personId": WOMAN, "careUnitHsaId": UNIT_C})
+
+    body = response.json()
+    assert [c["certificateId"] for c in body["certificates"]] == ["WX"]
+    assert [(c["caseId"], c["careProviderHsaId"]) for c in body["cases"]] == [("WX", OTHER_PROVIDER)]
+    assert body["certificatesWithheldFromOtherCareProviders"] == 5
+    assert body["revokedBeforeArrival"] == []
+    assert UNIT_A not in response.text and OWN_PROVIDER not in response.text
+
+
+async def test_the_access_log_names_the_units_and_care_providers_whose_data_was_shown(intake_pool):
+    user = new_user()
+
+    await history(intake_pool, coordinator(UNIT_A, sub=user), {"personId": WOMAN, "careUnitHsaId": UNIT_A})
+    await history(intake_pool, coordinator(UNIT_C, sub=user), {"personId": WOMAN, "careUnitHsaId": UNIT_C})
+
+    at_a, at_c = await access_rows(intake_pool, user)
+    assert (at_a["care_unit_hsa_id"], at_a["shown_care_units"], at_a["shown_care_providers"]) == (UNIT_A, [UNIT_A, UNIT_B], [OWN_PROVIDER])
+    assert (at_c["care_unit_hsa_id"], at_c["shown_care_units"], at_c["shown_care_providers"]) == (UNIT_C, [UNIT_C], [OTHER_PROVIDER])
+
+
+async def test_a_protected_patients_history_counts_no_other_unit_of_the_own_care_provider(intake_pool):
+    response = await history(intake_pool, coordinator(UNIT_A), {"personId": PROTECTED, "careUnitHsaId": UNIT_A})
+
+    assert response.json()["certificatesWithheldFromOtherCareProviders"] == 0
+
+
+# --- a doctor reads only their own patients ---------------------------------------------------
+
+
+async def test_a_doctor_may_not_read_the_history_of_another_doctors_patient(intake_pool):
+    unknown = await history(intake_pool, bearer(DOCTOR_2, [Role.LAKARE], [UNIT_A]), {"personId": NEVER_SEEN, "careUnitHsaId": UNIT_A})
+    response = await history(intake_pool, bearer(DOCTOR_2, [Role.LAKARE], [UNIT_A]), {"personId": WOMAN, "careUnitHsaId": UNIT_A})
+
+    assert response.status_code == 404
+    assert response.json() == unknown.json()
+    assert [row for row in await access_rows(intake_pool, DOCTOR_2) if row["resource"] == "PATIENT_HISTORY"] == []
+
+
+async def test_a_doctor_reads_the_history_of_a_patient_they_issued_a_certificate_for(intake_pool):
+    response = await history(intake_pool, bearer(DOCTOR_2, [Role.LAKARE], [UNIT_A]), {"personId": MAN, "careUnitHsaId": UNIT_A})
+
+    assert response.status_code == 200
+    assert [c["doctorHsaId"] for c in response.json()["certificates"]] == [DOCTOR_2]
+
+
+async def test_a_doctor_who_also_coordinates_the_unit_reads_every_patients_history(intake_pool):
+    both = bearer(DOCTOR_2, [Role.LAKARE, Role.REHABKOORDINATOR], [UNIT_A])
+
+    assert (await history(intake_pool, both, {"personId": WOMAN, "careUnitHsaId": UNIT_A})).status_code == 200
+
+
+async def test_a_certificate_at_another_care_provider_does_not_make_the_patient_the_doctors_here(intake_pool):
+    # DOCTOR_3 wrote WX at UNIT_C; acting for UNIT_A they see only UNIT_A's care provider, where they wrote nothing.
+    response = await history(intake_pool, bearer(DOCTOR_3, [Role.LAKARE], [UNIT_A, UNIT_C]), {"personId": WOMAN, "careUnitHsaId": UNIT_A})
+
+    assert response.status_code == 404
+
+
+# --- bad input is a client error that echoes nothing ------------------------------------------
+
+
+HOSTILE_HISTORY_BODIES = {
+    "the personnummer as the unit": b'{"personId": "19800124-9286", "careUnitHsaId": "19800124-9286"}',
+    "the personnummer in a list": b'{"personId": ["19800124-9286"], "careUnitHsaId": "SE2321000000-1001"}',
+    "the personnummer as a key": b'{"198001249286": "19800124-9286"}',
+    "the personnummer as a number": b'{"personId": 198001249286, "careUnitHsaId": "SE2321000000-1001"}',
+    "lone surrogates": b'{"personId": "\\ud800", "careUnitHsaId": "\\udfff"}',
+    "NUL characters": b'{"personId": "19800124-9286\\u0000", "careUnitHsaId": "SE2321000000-1001"}',
+    "nested 10,000 levels": b'{"personId": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    "a 5,000-digit integer": b'{"personId": ' + b"9" * 5_000 + b', "careUnitHsaId": "SE2321000000-1001"}',
+    "not JSON": b'{"personId": "19800124-9286",',
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_HISTORY_BODIES))
+async def test_a_hostile_history_request_is_a_client_error_that_never_repeats_the_number(intake_pool, kind):
+    async with client_for(intake_pool) as client:
+        response = await client.post(
+            "/patients/history", content=HOSTILE_HISTORY_BODIES[kind], headers={**coordinator(), "content-type": "application/json"}
+        )
+
+    assert 400 <= response.status_code < 500, response.text
+    assert find_personnummer(response.text) == [] and "8001249286" not in response.text
+    assert "99999" not in response.text
+
+
+async def test_a_validation_error_names_the_field_and_the_problem(intake_pool):
+    response = await history(intake_pool, coordinator(), {"personId": 198001249286, "careUnitHsaId": UNIT_A})
+
+    assert response.status_code == 422
+    assert response.json() == {"detail": [{"field": "body.personId", "problem": "Input should be a valid string"}]}
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/units/%00/cases", {}),
+        (f"/units/{UNIT_A}/cases", {"on": "9999-12-31"}),
+        (f"/units/{UNIT_A}/cases", {"on": "0001-01-01"}),
+        (f"/units/{UNIT_A}/cases", {"on": "19800124-9286"}),
+        (f"/units/{UNIT_A}/cases", {"min_days": "9" * 5_000}),
+        (f"/units/{UNIT_A}/cases", {"diagnosis_chapter": "19800124-9286"}),
+        (f"/units/{UNIT_A}/cases", {"doctor": "\x00"}),
+        # a surrogate's UTF-8-like bytes, which no client library will encode from text
+        (f"/units/{UNIT_A}/cases?occupation=%ED%A0%80&doctor=%ED%A0%80", {}),
+    ],
+    ids=["NUL unit", "year 9999", "year 1", "personnummer as date", "huge number", "personnummer as chapter", "NUL doctor", "surrogate"],
+)
+async def test_a_hostile_case_list_request_never_fails_and_echoes_nothing(intake_pool, path: str, params: dict[str, Any]):
+    async with client_for(intake_pool) as client:
+        response = await client.get(path, params=params, headers=bearer(new_user(), [Role.REHABKOORDINATOR], [UNIT_A, "\x00"]))
+
+    assert response.status_code < 500, response.text
+    assert find_personnummer(response.text) == [] and "99999" not in response.text

@@ -21,6 +21,8 @@ from shared.auth import AuthSettings, issue_token
 from shared.clock import STOCKHOLM, Clock, FixedClock
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
+from shared.http_errors import install_error_answers
+from shared.logging import find_personnummer
 from shared.outbox import Outbox
 from tests.support import MAN, WOMAN, employed_case_event, signed_event
 
@@ -55,6 +57,7 @@ ELSEWHERE = {"authorization": f"Bearer {issue_token(SECRET, 'SE2321000000-3002',
 async def anonymous(milestones_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
     runtime = RuntimeStandIn(milestones_pool, FixedClock(datetime.combine(TODAY, time(12), tzinfo=STOCKHOLM)))
     app = FastAPI()
+    install_error_answers(app)
     settings = MilestonesSettings(auth=AuthSettings(jwt_secret=SECRET))
     app.include_router(what_if_router(runtime, settings))  # type: ignore[arg-type]  # why: a stand-in with just the pool and clock the router uses
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://milestones") as http:
@@ -190,3 +193,119 @@ async def test_a_case_of_another_unit_is_not_found_and_a_read_is_logged(anonymou
     assert (await anonymous.get("/cases/c2/milestones", headers=COORDINATOR)).status_code == 200
     rows = await milestones_pool.fetch("SELECT user_hsa_id, resource, care_unit_hsa_id FROM access_log")
     assert [tuple(row) for row in rows] == [("SE2321000000-3001", "MILESTONES", UNIT)]
+
+
+# --- a doctor reads only their own patients ---------------------------------------------------
+
+# employed_case_event's certificates are signed by this doctor
+CASES_DOCTOR = "SE2321000000-2001"
+
+
+def doctor(sub: str, *roles: str) -> dict[str, str]:
+    return {"authorization": f"Bearer {issue_token(SECRET, sub, list(roles) or ['LAKARE'], [UNIT])}"}
+
+
+async def test_a_doctor_reads_the_milestones_of_their_own_patients_case(anonymous, milestones_pool):
+    await known_chain(milestones_pool)
+
+    response = await anonymous.get("/cases/c2/milestones", headers=doctor(CASES_DOCTOR))
+
+    assert response.status_code == 200
+    rows = await milestones_pool.fetch("SELECT user_hsa_id, shown_care_units, shown_care_providers FROM access_log")
+    assert [tuple(row) for row in rows] == [(CASES_DOCTOR, [UNIT], ["SE2321000000-1000"])]
+
+
+async def test_a_doctor_may_not_read_the_milestones_of_another_doctors_patient(anonymous, milestones_pool):
+    await known_chain(milestones_pool)
+
+    response = await anonymous.get("/cases/c2/milestones", headers=doctor("SE2321000000-2999"))
+    unknown = await anonymous.get("/cases/no-such-case/milestones", headers=doctor("SE2321000000-2999"))
+
+    assert response.status_code == 404
+    assert response.json() == unknown.json()
+    assert await milestones_pool.fetchval("SELECT count(*) FROM access_log") == 0
+
+
+async def test_a_doctor_who_also_coordinates_the_unit_reads_every_case(anonymous, milestones_pool):
+    await known_chain(milestones_pool)
+
+    response = await anonymous.get("/cases/c2/milestones", headers=doctor("SE2321000000-2999", "LAKARE", "REHABKOORDINATOR"))
+
+    assert response.status_code == 200
+
+
+# --- bad input is a client error that echoes nothing ------------------------------------------
+
+
+async def test_a_what_if_on_a_date_in_the_year_9999_is_unprocessable_with_a_reason(client):
+    response = await client.post("/what-if", json={"on": "9999-12-31", "certificates": [FIRST, RENEWAL]})
+
+    assert response.status_code == 422
+    assert response.json() == {"detail": [{"field": "body.on", "problem": "must lie in the years 1900-2199"}]}
+
+
+async def test_certificates_dated_in_the_year_9999_are_unprocessable_with_the_reasons(client):
+    far = signed_event("e-far", "c-far", person_id=WOMAN, periods=[("9999-12-01", "9999-12-31", 100)], signed_at="9999-12-31T23:59:59Z")
+
+    for certificate in (far, far["data"]):
+        response = await client.post("/what-if", json={"certificates": [certificate]})
+
+        assert response.status_code == 422
+        assert all(reason.startswith("certificates[0]: ") and "1900-2199" in reason for reason in response.json()["detail"])
+
+
+WRONG_FIELDS = {
+    "as the date": {"on": WOMAN},
+    "as an unknown field": {"personId": WOMAN, "certificates": []},
+    "as a key": {WOMAN: WOMAN},
+    "as the certificates": {"certificates": WOMAN},
+    "as a revoked id list": {"revokedCertificateIds": WOMAN},
+    "as a revoked id number": {"revokedCertificateIds": [198001249286]},
+    "as the whole body": WOMAN,
+}
+
+
+@pytest.mark.parametrize("kind", list(WRONG_FIELDS))
+async def test_a_personnummer_in_a_wrong_field_never_comes_back(client, kind):
+    response = await client.post("/what-if", json=WRONG_FIELDS[kind])
+
+    assert response.status_code == 422
+    assert find_personnummer(response.text) == [] and "8001249286" not in response.text
+    assert all(set(problem) == {"field", "problem"} for problem in response.json()["detail"])
+
+
+async def test_a_validation_error_names_the_field_and_the_problem(client):
+    response = await client.post("/what-if", json={"on": "15 March", "personId": WOMAN})
+
+    assert response.status_code == 422
+    assert sorted(item["field"] for item in response.json()["detail"]) == ["body.on", "body.personId"]
+
+
+HOSTILE_BODIES = {
+    "nested 10,000 levels": b'{"certificates": ' + b"[" * 10_000 + b"]" * 10_000 + b"}",
+    "a 5,000-digit integer": b'{"certificates": [' + b"9" * 5_000 + b"]}",
+    "lone surrogates": b'{"certificates": [{"specversion": "\\ud800"}], "revokedCertificateIds": ["\\udfff"]}',
+    "a NUL in a certificate id": b'{"certificates": [{"certificateId": "c\\u0000"}]}',
+    "not JSON": b'{"certificates": [',
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_BODIES))
+async def test_a_hostile_what_if_body_is_a_client_error(client, kind):
+    response = await client.post("/what-if", content=HOSTILE_BODIES[kind], headers={"content-type": "application/json"})
+
+    assert 400 <= response.status_code < 500, response.text
+    assert "99999" not in response.text
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [("/cases/%00/milestones", {}), ("/cases/c2/milestones", {"on": "9999-12-31"}), ("/cases/c2/milestones", {"on": "0001-01-01"})],
+    ids=["NUL case id", "year 9999", "year 1"],
+)
+async def test_a_hostile_known_case_request_is_a_client_error(client, milestones_pool, path: str, params: dict[str, Any]):
+    await known_chain(milestones_pool)
+
+    response = await client.get(path, params=params)
+
+    assert 400 <= response.status_code < 500, response.text

@@ -1,24 +1,27 @@
-"""The domain modules stay pure: no broker, database, web or logging imports (checked on the source)."""
+"""The domain modules stay pure: no broker, database, web or logging imports (checked on the source).
 
-import ast
+A domain module is checked with every module of this repository it imports, at any depth, so a
+rule cannot reach a broker through a harmless-looking shared module.
+"""
+
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.unit.module_imports import ROOT, imported_modules, imports_of, source_file
+
+# The whole rules package, whatever modules it grows.
+RULES_PACKAGE = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "shared" / "sickleave").rglob("*.py"))
 
 DOMAIN_MODULES = [
     "shared/personnummer.py",
-    "shared/sick_leave_chain.py",
-    "services/intake/certificate.py",
-    "services/intake/sick_leave_case.py",
-    "services/intake/case_changes.py",
-    "services/intake/icd10_chapter.py",
-    "services/intake/certificate_standing.py",
+    *RULES_PACKAGE,
     "services/intake/inspection.py",
     "services/intake/risk_flags.py",
     "services/milestones/rehabkedja.py",
     "services/milestones/milestone_changes.py",
+    "services/milestones/what_if.py",
     "services/notifications/alert.py",
     "services/stats/statistics.py",
 ]
@@ -37,37 +40,48 @@ FORBIDDEN = [
 ]
 
 
-def imported_modules(source: str, package: str) -> set[str]:
-    """Every module the source imports directly (at any depth), relative imports resolved against `package`.
-
-    `from shared import db` counts as `shared.db`, since the imported name may be a module.
-    """
-    modules: set[str] = set()
-    for node in ast.walk(ast.parse(source)):
-        if isinstance(node, ast.Import):
-            modules.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base_parts = package.split(".")[: len(package.split(".")) - node.level + 1]
-                base = ".".join(part for part in [*base_parts, node.module or ""] if part)
-            else:
-                base = node.module or ""
-            modules.add(base)
-            modules.update(f"{base}.{alias.name}" for alias in node.names if alias.name != "*")
-    return modules
-
-
 def is_forbidden(module: str) -> bool:
     return any(module == name or module.startswith(name + ".") for name in FORBIDDEN)
+
+
+def forbidden_imports(path: Path, read_imports: Callable[[Path], set[str]] = imports_of) -> list[str]:
+    """Each forbidden module the file imports, directly or through modules of this repository, with the chain that leads to it."""
+    offending: list[str] = []
+    seen = {path}
+    paths: list[tuple[Path, tuple[str, ...]]] = [(path, ())]
+    while paths:
+        current, via = paths.pop()
+        for module in sorted(read_imports(current)):
+            if is_forbidden(module):
+                offending.append(" -> ".join([*via, module]))
+                continue
+            imported = source_file(module)
+            if imported is not None and imported not in seen:
+                seen.add(imported)
+                paths.append((imported, (*via, module)))
+    return sorted(offending)
+
+
+def test_the_whole_rules_package_is_checked():
+    assert "shared/sickleave/__init__.py" in RULES_PACKAGE
+    assert {"shared/sickleave/certificate.py", "shared/sickleave/sick_leave_case.py", "shared/sickleave/chain.py"} <= set(RULES_PACKAGE)
 
 
 @pytest.mark.parametrize("relative_path", DOMAIN_MODULES)
 def test_a_domain_module_imports_no_infrastructure(relative_path):
     path = ROOT / relative_path
     assert path.is_file(), f"{relative_path} is missing"
-    package = ".".join(path.relative_to(ROOT).parts[:-1])
-    offending = sorted(module for module in imported_modules(path.read_text(encoding="utf-8"), package) if is_forbidden(module))
+    offending = forbidden_imports(path)
     assert offending == [], f"{relative_path} imports {offending}"
+
+
+def test_a_rule_reaching_infrastructure_through_another_module_is_caught():
+    # shared.settings is not forbidden itself, but it imports shared.auth, which imports fastapi and
+    # structlog: a rule importing it would be impure.
+    rule = ROOT / "shared" / "sickleave" / "chain.py"
+    offending = forbidden_imports(rule, lambda path: {"shared.settings"} if path == rule else imports_of(path))
+    assert "shared.settings -> shared.auth -> fastapi" in offending
+    assert "shared.settings -> shared.auth -> structlog" in offending
 
 
 def test_the_import_check_sees_the_kinds_of_import_it_must_refuse():

@@ -199,6 +199,63 @@ def test_text_that_is_not_a_json_array_is_refused(text):
         list(iter_json_array([text]))
 
 
+def test_an_array_element_python_cannot_decode_is_cut_out_by_its_brackets():
+    deep = "[" * 5_000 + "]" * 5_000
+    huge = '{"n": ' + "9" * 5_000 + ', "s": "],}"}'
+    text = f'[1, {deep} , {huge}, {"9" * 5_000} ,"x"]'
+    for size in (7, 100_000):
+        chunks = [text[i : i + size] for i in range(0, len(text), size)]
+        assert list(iter_json_array(chunks)) == ["1", deep, huge, "9" * 5_000, '"x"']
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"[" * 10_000 + b"]" * 10_000, b'{"a": ' * 10_000 + b"1" + b"}" * 10_000, b'{"id": ' + b"9" * 5_000 + b"}"],
+    ids=["deep array", "deep object", "huge integer"],
+)
+def test_a_body_python_cannot_decode_is_still_one_event(body):
+    assert split_body(b"[" + body + b"]", "application/json") == [body]
+    if not body.startswith(b"["):
+        assert split_body(body, "application/json") == [body]
+
+
+@pytest.mark.parametrize(
+    "problem", [RecursionError("secret"), OverflowError("secret"), ValueError("secret"), UnicodeEncodeError("utf-8", "secret", 0, 1, "secret")]
+)
+async def test_an_exception_the_contract_check_lets_through_rejects_only_its_own_event(monkeypatch, problem):
+    from services.intake import ingestion
+
+    real = ingestion.parse_certificate_event
+
+    def fragile(value: bytes | None) -> Any:
+        if b"e-fragile" in (value or b""):
+            raise problem
+        return real(value)
+
+    monkeypatch.setattr(ingestion, "parse_certificate_event", fragile)
+    sender = RecordingSender()
+
+    outcomes = await submitter(sender).submit([encoded(signed("e-1", "c-1")), encoded(signed("e-fragile", "c-2")), encoded(signed("e-3", "c-3"))])
+
+    assert [(o.status, o.event_id) for o in outcomes] == [
+        (SubmissionStatus.ACCEPTED, "e-1"), (SubmissionStatus.REJECTED, "e-fragile"), (SubmissionStatus.ACCEPTED, "e-3"),
+    ]
+    assert outcomes[1].error_class in {"NotJson", "ContractViolation"}
+    assert "secret" not in (outcomes[1].reason or "")
+    assert [record.topic for record in sender.sent] == [CERTIFICATES, DEAD_LETTERS, CERTIFICATES]
+
+
+async def test_an_event_whose_text_cannot_be_echoed_is_answered_without_its_ids():
+    nul = encoded({**signed("e-\u0000", "c-1")})
+    surrogate = encoded(signed("e-2", "SURROGATE")).replace(b"SURROGATE", b"\\ud800")
+
+    outcomes = await submitter(RecordingSender()).submit([nul, surrogate])
+
+    assert [(o.status, o.event_id, o.certificate_id) for o in outcomes] == [
+        (SubmissionStatus.REJECTED, None, None), (SubmissionStatus.REJECTED, None, None),
+    ]
+
+
 def test_an_ndjson_body_is_its_non_blank_lines():
     assert split_ndjson(b'{"a":1}\r\n\n  \n{"b":2}\nnot json\n') == [b'{"a":1}', b'{"b":2}', b"not json"]
 

@@ -5,12 +5,12 @@ from datetime import date
 import pytest
 from pydantic import ValidationError
 
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import Certificate
-from services.intake.inspection import CaseFilters, CaseRow, Selection, ongoing_cases_of_unit
-from services.intake.sick_leave_case import assemble_sick_leave_cases
+from services.intake.inspection import CaseFilters, CaseRow, Selection, ongoing_cases_of_unit, visible_history
 from shared.contracts.certificates import Occupation
-from tests.unit.intake.test_sick_leave_case import make_certificate
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import Certificate
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
+from tests.unit.sickleave.test_sick_leave_case import make_certificate
 
 UNIT = "SE-UNIT-A"
 ON = date(2026, 3, 15)
@@ -191,3 +191,45 @@ def test_issued_by_me_needs_the_users_hsa_id():
 def test_filters_that_cannot_match_anything_sensible_are_refused(options: dict[str, object]):
     with pytest.raises(ValidationError):
         CaseFilters(on=ON, **options)  # type: ignore[arg-type]  # why: the bad values are what the test sends
+
+
+# --- what a unit may see of one patient's history ------------------------------------------------
+
+
+def history_certificate(certificate_id: str, unit: str, provider: str, *, doctor: str = "SE-DOCTOR-1", protected: bool = False) -> Certificate:
+    return make_certificate(certificate_id, care_unit_hsa_id=unit, care_provider_hsa_id=provider, doctor_hsa_id=doctor).model_copy(
+        update={"protected_identity": protected}
+    )
+
+
+def test_a_unit_sees_its_own_care_providers_certificates_and_counts_the_others():
+    certificates = [
+        history_certificate("a1", "UNIT-A", "PROVIDER-1"),
+        history_certificate("b1", "UNIT-B", "PROVIDER-1", doctor="SE-DOCTOR-2"),
+        history_certificate("x1", "UNIT-X", "PROVIDER-2"),
+        history_certificate("x2", "UNIT-X", "PROVIDER-2"),
+    ]
+
+    visible = visible_history(certificates, "UNIT-A")
+
+    assert visible is not None
+    assert [c.certificate_id for c in visible.certificates] == ["a1", "b1"]
+    assert (visible.withheld_from_other_care_providers, visible.care_provider_hsa_ids) == (2, frozenset({"PROVIDER-1"}))
+    assert (visible.care_unit_hsa_ids, visible.doctor_hsa_ids) == (frozenset({"UNIT-A", "UNIT-B"}), frozenset({"SE-DOCTOR-1", "SE-DOCTOR-2"}))
+
+
+def test_a_patient_with_nothing_at_the_unit_is_not_visible_there():
+    assert visible_history([history_certificate("x1", "UNIT-X", "PROVIDER-2")], "UNIT-A") is None
+
+
+def test_a_protected_patient_shows_only_the_units_own_certificates_and_counts_only_other_care_providers():
+    certificates = [
+        history_certificate("a1", "UNIT-A", "PROVIDER-1", protected=True),
+        history_certificate("b1", "UNIT-B", "PROVIDER-1", protected=True),
+        history_certificate("x1", "UNIT-X", "PROVIDER-2", protected=True),
+    ]
+
+    visible = visible_history(certificates, "UNIT-A")
+
+    assert visible is not None
+    assert ([c.certificate_id for c in visible.certificates], visible.withheld_from_other_care_providers) == (["a1"], 1)

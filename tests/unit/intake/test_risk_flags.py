@@ -10,8 +10,6 @@ import pytest
 from pydantic import ValidationError
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from services.intake.case_changes import case_snapshot
-from services.intake.certificate import Certificate, Prognosis
 from services.intake.risk_flags import (
     FMB_DATA_FILE,
     RiskFlag,
@@ -25,11 +23,13 @@ from services.intake.risk_flags import (
     risk_flags,
     risk_level,
 )
-from services.intake.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
 from shared.contracts.certificates import Occupation, PrognosisCode
 from shared.contracts.risk_flags import RiskFlagChanged, RiskLevel, RiskReasonCode
-from tests.unit.intake.test_sick_leave_case import make_certificate
+from shared.sickleave.case_changes import case_snapshot
+from shared.sickleave.certificate import Certificate, Prognosis
+from shared.sickleave.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
+from tests.unit.sickleave.test_sick_leave_case import make_certificate
 
 FMB = load_fmb_table()
 RULES = RiskFlagRules()

@@ -251,7 +251,7 @@ async def test_a_coordinator_of_another_unit_is_forbidden():
     response = await call(HS256, f"/units/{UNIT_B}/things", coordinator_token())
 
     assert response.status_code == 403
-    assert response.json()["detail"] == f"you do not act for care unit {UNIT_B}"
+    assert response.json()["detail"] == "you do not act for this care unit"
 
 
 # --- not configured (503) --------------------------------------------------------------------
@@ -301,3 +301,12 @@ def test_a_token_minted_from_a_bare_secret_carries_the_default_issuer_and_audien
 def test_minting_without_a_key_is_an_error():
     with pytest.raises(ValueError, match="no key to sign with"):
         issue_token(AuthSettings(), COORDINATOR, [], [], timedelta(hours=1))
+
+
+@pytest.mark.parametrize(
+    "claims", [{"sub": "SE2321000000-3001\x00"}, {"name": "Rut\x00Rehab"}, {"sub": "a\nb"}], ids=["NUL sub", "NUL name", "newline"]
+)
+async def test_a_token_whose_user_claims_hold_control_characters_is_malformed(claims):
+    response = await call(HS256, f"/units/{UNIT_A}/things", coordinator_token(extra_claims=claims))
+
+    assert (response.status_code, response.json()["detail"]) == (401, "the token is malformed")

@@ -164,3 +164,28 @@ def test_library_loggers_go_through_the_same_redaction(capsys, restore_logging):
     stderr = capsys.readouterr().err
     assert "9286" not in stderr
     assert json_lines(stderr)[0]["event"] == f"commit failed for key {REDACTED}"
+
+
+def test_a_library_message_repeated_during_an_outage_is_let_through_once_per_interval_with_a_count():
+    import logging
+
+    from shared.logging import RepeatedRecordLimiter
+
+    now = [0.0]
+    limiter = RepeatedRecordLimiter(interval_seconds=10, clock=lambda: now[0])
+
+    def record(message: str) -> logging.LogRecord:
+        return logging.LogRecord("aiokafka", logging.ERROR, __file__, 1, message, None, None)
+
+    passed = []
+    for second in range(25):
+        now[0] = float(second)
+        for _ in range(100):  # a hundred reconnect attempts a second
+            item = record("Unable connect to node with id 0")
+            if limiter.filter(item):
+                passed.append(item.getMessage())
+
+    assert len(passed) == 3
+    assert passed[0] == "Unable connect to node with id 0"
+    assert passed[1].endswith("(and 999 more like it in the last 10 s)")
+    assert limiter.filter(record("another message"))

@@ -12,9 +12,9 @@ from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict
 
-from services.intake.certificate import CASE_BUILDING_TYPES, Certificate
-from services.intake.sick_leave_case import SickLeaveCase, signing_order_key, voidings
 from shared.contracts.certificates import STOCKHOLM, RelationType
+from shared.sickleave.certificate import CASE_BUILDING_TYPES, Certificate
+from shared.sickleave.sick_leave_case import SickLeaveCase, signing_order_key, voidings
 
 
 class Standing(StrEnum):

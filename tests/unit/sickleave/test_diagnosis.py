@@ -4,7 +4,7 @@ import string
 
 import pytest
 
-from services.intake.icd10_chapter import CHAPTERS_BY_ID, DIAGNOSIS_CHAPTERS, diagnosis_chapter
+from shared.sickleave.diagnosis import CHAPTERS_BY_ID, DIAGNOSIS_CHAPTERS, diagnosis_chapter
 
 
 @pytest.mark.parametrize(

@@ -11,9 +11,9 @@ from datetime import date, datetime, timedelta
 
 from pydantic import BaseModel, ConfigDict
 
-from services.intake.certificate import VOIDING_RELATIONS, Certificate, Prognosis, is_same_certificate
 from shared.contracts.certificates import Occupation, RelationType
 from shared.personnummer import age_on
+from shared.sickleave.certificate import VOIDING_RELATIONS, Certificate, Prognosis, is_same_certificate
 
 DEFAULT_MAX_GAP = 5
 LARGEST_MAX_GAP = 90

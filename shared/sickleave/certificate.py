@@ -14,7 +14,6 @@ from shared.contracts.certificates import (
     RelationType,
     SignedCertificate,
 )
-from shared.personnummer import parse_personnummer
 
 CASE_BUILDING_TYPES = frozenset({CertificateType.FK7804, CertificateType.FK7263})
 VOIDING_RELATIONS = frozenset({RelationType.ERSATT, RelationType.KOMPLT})
@@ -50,6 +49,7 @@ class Certificate(_Frozen):
     test_certificate: bool
     avstangning_smittskydd: bool
     relations: tuple[Relation, ...]
+    # The patient's pseudonym (docs/architecture.md, privacy): a personnummer never enters a certificate.
     patient_id: str
     protected_identity: bool
     doctor_hsa_id: str
@@ -96,9 +96,12 @@ class Certificate(_Frozen):
         )
 
 
-def certificate_from_contract(signed: SignedCertificate) -> Certificate:
-    """Normalise a validated `signed` event: id forms, code dots, defaults, period order."""
-    identity = parse_personnummer(signed.patient.person_id, on=signed.signing_date)
+def certificate_from_contract(signed: SignedCertificate, *, patient_pseudonym: str) -> Certificate:
+    """Normalise a validated `signed` event: code dots, defaults, period order, and the patient by pseudonym.
+
+    The personnummer itself never enters a `Certificate`: the caller pseudonymises the identity the
+    contract already parsed (`signed.patient_identity`).
+    """
     return Certificate(
         certificate_id=signed.certificate_id,
         certificate_type=signed.certificate_type,
@@ -114,7 +117,7 @@ def certificate_from_contract(signed: SignedCertificate) -> Certificate:
                 key=lambda relation: (relation.type.value, relation.related_certificate_id),
             )
         ),
-        patient_id=identity.normalised,
+        patient_id=patient_pseudonym,
         protected_identity=signed.patient.protected_identity,
         doctor_hsa_id=signed.issuer.doctor_hsa_id,
         care_unit_hsa_id=signed.issuer.care_unit.hsa_id,

@@ -7,15 +7,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.intake.certificate import Certificate, Period, Prognosis, Relation
-from services.intake.sick_leave_case import (
+from shared.contracts.certificates import CertificateType, Occupation, PrognosisCode, RelationType
+from shared.personnummer import parse_personnummer
+from shared.sickleave.certificate import Certificate, Period, Prognosis, Relation
+from shared.sickleave.sick_leave_case import (
     age_band,
     age_band_spans,
     assemble_sick_leave_cases,
     counting_certificates,
 )
-from shared.contracts.certificates import CertificateType, Occupation, PrognosisCode, RelationType
-from shared.personnummer import parse_personnummer
 
 PATIENT_ID = "198001249286"  # Skatteverket test number, born 1980-01-24
 

@@ -2,7 +2,7 @@
 
 from datetime import date
 
-from shared.sick_leave_chain import Span, chain_places
+from shared.sickleave.chain import Span, chain_places
 
 
 def places(*spans: Span, break_days: int = 90) -> list[tuple[str, int, tuple[str, ...]]]:

@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from datetime import date
 
-from services.intake.sick_leave_case import SickLeaveCase, age_band_spans
 from shared.contracts.cases import (
     AgeBandSpan,
     CaseCertificate,
@@ -14,6 +13,7 @@ from shared.contracts.cases import (
     DegreeSpan,
     SickLeaveCaseChanged,
 )
+from shared.sickleave.sick_leave_case import SickLeaveCase, age_band_spans
 
 _NOT_CONTENT = {"patient_revision", "revision_event_count", "status", "change", "replaces_case_ids", "replaced_by_case_ids"}
 

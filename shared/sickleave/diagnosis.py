@@ -1,7 +1,10 @@
-"""ICD-10-SE chapters (diagnoskapitel), the diagnosis filter of Rehabstöd's sick-leave list.
+"""What a main diagnosis code says at three levels: its category, its statistics group, its chapter.
 
-A chapter is named by its code range ("F00-F99", as Rehabstöd's `diagnoskapitel.txt` does), which
-is the value a client filters on; the roman numeral and the Swedish title are for display.
+- The **category** is the letter and two digits ("F43" of "F438A"), as statistics keep it (docs/rules.md §6.1).
+- The **group** is the coarse class statistics count by ("psychiatric", docs/rules.md §6.3).
+- The **chapter** (ICD-10-SE diagnoskapitel) is the diagnosis filter of Rehabstöd's sick-leave list. A chapter
+  is named by its code range ("F00-F99", as Rehabstöd's `diagnoskapitel.txt` does), which is the value a client
+  filters on; the roman numeral and the Swedish title are for display.
 """
 
 from __future__ import annotations
@@ -73,3 +76,32 @@ def diagnosis_chapter(normalised_code: str) -> DiagnosisChapter | None:
     if match is None:
         return None
     return next((chapter for chapter in DIAGNOSIS_CHAPTERS if chapter.contains(match.group())), None)
+
+
+def diagnosis_category(code: str) -> str:
+    """The category of a code: its letter and two digits, upper case ("f438a" -> "F43")."""
+    return code[:3].upper()
+
+
+_GROUP_RANGES = (
+    ("F00", "F99", "psychiatric"),
+    ("M00", "M99", "musculoskeletal"),
+    ("A00", "E90", "somatic"),
+    ("G00", "L99", "somatic"),
+    ("N00", "N99", "somatic"),
+    ("O00", "O99", "pregnancy"),
+    ("R00", "R99", "symptoms"),
+    ("Z00", "Z99", "factors"),
+)
+_OTHER_LETTERS = frozenset("PQSTUVWXY")
+
+
+def diagnosis_group(code: str) -> str:
+    """The group of a main diagnosis, judged on its letter and two digits (docs/rules.md §6.3)."""
+    head = diagnosis_category(code)
+    for first, last, group in _GROUP_RANGES:
+        if first <= head <= last:
+            return group
+    if head[:1] in _OTHER_LETTERS:
+        return "other"
+    return "unknown"

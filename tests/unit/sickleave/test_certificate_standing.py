@@ -5,17 +5,17 @@ from datetime import datetime, timedelta
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from services.intake.certificate import Certificate
-from services.intake.certificate_standing import (
+from shared.contracts.certificates import CertificateType, RelationType
+from shared.sickleave.certificate import Certificate
+from shared.sickleave.certificate_standing import (
     CertificateStanding,
     Standing,
     Voiding,
     certificate_standings,
     revocations_before_arrival,
 )
-from services.intake.sick_leave_case import assemble_sick_leave_cases, counting_certificates
-from shared.contracts.certificates import CertificateType, RelationType
-from tests.unit.intake.test_sick_leave_case import make_certificate, patient_histories
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases, counting_certificates
+from tests.unit.sickleave.test_sick_leave_case import make_certificate, patient_histories
 
 REVOKED_AT = datetime.fromisoformat("2026-03-04T23:30:00+00:00")
 

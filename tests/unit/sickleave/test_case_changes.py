@@ -2,8 +2,8 @@
 
 from datetime import date, timedelta
 
-from services.intake.case_changes import case_changes, same_content
 from shared.contracts.cases import CaseChange, CaseStatus, SickLeaveCaseChanged
+from shared.sickleave.case_changes import case_changes, same_content
 
 MARCH_1 = date(2026, 3, 1)
 
