@@ -37,8 +37,8 @@ PROBE_PROVIDER = "SE2321000000-1000"
 
 
 def first_instance(stack: Stack, service: str) -> ServiceProcess:
-    """The service, or its first instance when the stack runs several (named `stats`, `stats-2`, ...)."""
-    return stack.services.get(service) or next(process for name, process in stack.services.items() if name.startswith(service))
+    """The service, or its first instance when the stack runs several."""
+    return stack.services[service]
 
 
 def luhn_digit(nine_digits: str) -> int:

@@ -7,7 +7,16 @@ from dataclasses import dataclass, field
 
 import psutil
 
-from reko.stack import Stack
+from reko.stack import ServiceProcess, Stack
+
+
+def service_processes(stack: Stack) -> dict[str, ServiceProcess]:
+    """Every service process by a name of its own: `intake`, and `intake-2`, ... when the stack runs several."""
+    return {
+        name if number == 0 else f"{name}-{number + 1}": process
+        for name, processes in stack.instances.items()
+        for number, process in enumerate(processes)
+    }
 
 
 def _own_seconds(process: psutil.Process) -> float:
@@ -65,7 +74,9 @@ class ProcessWatch:
     @classmethod
     def of_stack(cls, stack: Stack, *, bench_itself: bool = True) -> ProcessWatch:
         watched = [
-            WatchedProcess(name, psutil.Process(service.process.pid)) for name, service in stack.services.items() if service.process is not None
+            WatchedProcess(name, psutil.Process(service.process.pid))
+            for name, service in service_processes(stack).items()
+            if service.process is not None
         ]
         if stack.kafka is not None and stack.kafka.process is not None:
             watched.append(WatchedProcess("broker", psutil.Process(stack.kafka.process.pid), with_children=True))

@@ -42,7 +42,7 @@ import psutil
 from prometheus_client.parser import text_string_to_metric_families
 
 from bench.latency import LatencyResult, first_instance, steady_latency
-from bench.processes import ProcessWatch
+from bench.processes import ProcessWatch, service_processes
 from bench.profile import start_recording, summarise
 from bench.raw_broker import RawRoundTrip, partition_count, raw_round_trip
 from bench.service_activity import ServiceActivity
@@ -173,7 +173,7 @@ async def service_outputs(stack: Stack) -> dict[str, dict[str, float]]:
     """Per service: records published per topic and records dead-lettered, from `/metrics`."""
     outputs: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient(timeout=5) as client:
-        for name, service in stack.services.items():
+        for name, service in service_processes(stack).items():
             with contextlib.suppress(httpx.HTTPError):
                 text = (await client.get(f"{service.base_url}/metrics")).text
                 figures: dict[str, float] = {}
@@ -191,7 +191,7 @@ async def service_outputs(stack: Stack) -> dict[str, dict[str, float]]:
 
 
 async def throughput_phase(stack: Stack, lines: list[bytes], *, py_spy: Path | None, py_spy_seconds: int) -> ThroughputFigures:
-    activity = ServiceActivity({name: service.base_url for name, service in stack.services.items()})
+    activity = ServiceActivity({name: service.base_url for name, service in service_processes(stack).items()})
     await activity.start()
     watch = ProcessWatch.of_stack(stack)
     watch.start()
@@ -413,6 +413,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--events", type=int, default=None, help=f"certificate events to publish (default {DEFAULT_EVENTS:,})")
     parser.add_argument("--patients", type=int, default=None, help="a whole feed of this many patients (cut to --events if given too)")
     parser.add_argument("--seed", type=int, default=3)
+    parser.add_argument("--instances", type=int, default=1, help="processes per service (reko stack --instances)")
     parser.add_argument("--skip-raw", action="store_true", help="leave out the raw broker round trip")
     parser.add_argument("--skip-latency", action="store_true", help="leave out the steady-rate latency phase")
     parser.add_argument("--latency-seconds", type=float, default=30.0)
@@ -430,7 +431,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"feed               : {len(lines)} events generated in {time.perf_counter() - started:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as temporary:
         logs = arguments.logs or Path(temporary)
-        stack = Stack(StackSettings(clock=f"fixed:{BENCH_NOW.isoformat()}", log_dir=logs)).start()
+        stack = Stack(StackSettings(clock=f"fixed:{BENCH_NOW.isoformat()}", log_dir=logs, instances=arguments.instances)).start()
         try:
             run = asyncio.run(run_phases(stack, lines, arguments))
         finally:
