@@ -41,7 +41,7 @@ test-all: lint
 # broker beside it, CPU and memory per process, latency at 100 events/s. `make bench BENCH_ARGS="--events 20000"`.
 BENCH_ARGS ?=
 bench: $(BIN)/.installed
-	$(BIN)/python -c "import psutil" 2>/dev/null || $(BIN)/pip install --quiet --disable-pip-version-check psutil
+	$(BIN)/python -c "import psutil" 2>/dev/null || $(BIN)/pip install --quiet --disable-pip-version-check -e '.[test,bench]'
 	$(BIN)/python -m bench.throughput $(BENCH_ARGS)
 
 clean:
