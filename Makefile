@@ -7,7 +7,7 @@ PYTEST_ARGS ?=
 .PHONY: demo stack lint test test-all bench clean
 
 # What `make lint` checks: ruff lints and checks the formatting of these; mypy checks shared/ and services/.
-LINT_PATHS := shared services reko tests
+LINT_PATHS := shared services reko tests bench
 
 $(BIN)/.installed: pyproject.toml
 	$(PYTHON) -m venv $(VENV)

@@ -214,8 +214,7 @@ async def steady_latency(
         finished = time.perf_counter()
         await asyncio.gather(*deliveries)
         deadline = time.perf_counter() + drain_timeout
-        # The watchers set plain attributes; polling them is simpler than an event per probe.
-        while time.perf_counter() < deadline and any(  # noqa: ASYNC110
+        while time.perf_counter() < deadline and any(  # noqa: ASYNC110 - the watchers set plain attributes; polling them is simpler than an event per probe
             p.alerted is None or (p.watched_by_stats and p.counted is None) for p in probes
         ):
             await asyncio.sleep(0.2)
