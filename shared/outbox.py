@@ -32,6 +32,13 @@ log = structlog.get_logger("outbox")
 
 OUTBOX_CHANNEL = "outbox"
 
+# The advisory lock outbox writers share and the relay takes alone to read its horizon; per schema,
+# since the services may share one database.
+_WRITERS_LOCK = "hashtext('outbox-writers:' || current_schema())"
+
+# What is still to be published (the view the platform migrations define).
+OUTBOX_BACKLOG_SQL = "SELECT count(*) FROM outbox_pending"
+
 # Broker answers that no retry can change: the row is recorded as refused and the relay goes on.
 REFUSED_FOR_GOOD: tuple[type[Exception], ...] = (
     MessageSizeTooLargeError,
@@ -158,6 +165,9 @@ class Outbox:
     async def write(self, conn: asyncpg.Connection) -> None:
         if not self.records:
             return
+        # Held until this transaction ends: the relay reads its horizon only while no writer holds it
+        # (docs/architecture.md §5), so these ids can never commit below a horizon it has passed.
+        await conn.execute(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK})")
         # ON CONFLICT: a dead letter for the same source offset may be written again after a crash
         # between the database commit and the offset commit; the first one stands.
         # One statement for the whole batch; ordinality keeps the ids (the relay's order) in list order.
@@ -263,20 +273,34 @@ class OutboxRelay:
             locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay:' || current_schema()))")
             if not locked:
                 return 0
+            sent_through = await conn.fetchval("SELECT sent_through FROM outbox_relay FOR UPDATE")
+            # The horizon: while the writers' lock is ours, every id up to the highest is committed or gone.
+            await conn.execute(f"SELECT pg_advisory_lock({_WRITERS_LOCK})")
+            try:
+                horizon = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
+            finally:
+                await conn.execute(f"SELECT pg_advisory_unlock({_WRITERS_LOCK})")
             rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox WHERE sent_at IS NULL ORDER BY id LIMIT $1",
+                "SELECT id, topic, key, value, headers FROM outbox WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
+                sent_through,
+                horizon,
                 self._batch_size,
             )
             if not rows:
                 self._metrics.outbox_backlog.set(0)
                 return 0
             sent, refused, transient = await self._send(rows)
-            if sent:
-                await conn.execute("UPDATE outbox SET sent_at = now() WHERE id = ANY($1::bigint[])", [row["id"] for row in sent])
+            done = {row["id"] for row in sent} | {row["id"] for row, _ in refused}
+            for row in rows:
+                # The watermark moves over the rows handled in order; the first one not handled is sent again.
+                if row["id"] not in done:
+                    break
+                sent_through = row["id"]
+            await conn.execute("UPDATE outbox_relay SET sent_through = $1", sent_through)
             for row, problem in refused:
                 # Sending it again can never succeed; it is recorded and skipped, never silently dropped.
                 await conn.execute(
-                    "UPDATE outbox SET sent_at = now(), refused_at = now(), refusal = $2 WHERE id = $1",
+                    "UPDATE outbox SET refused_at = now(), refusal = $2 WHERE id = $1",
                     row["id"],
                     f"{type(problem).__name__}: {str(problem)[:300]}",
                 )

@@ -33,7 +33,7 @@ from shared.http_errors import install_error_answers
 from shared.kafka import ensure_topics, start_producer
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
-from shared.outbox import OutboxRelay
+from shared.outbox import OUTBOX_BACKLOG_SQL, OutboxRelay
 from shared.retry import TRANSIENT_ERRORS, Backoff
 from shared.settings import ServiceSettings
 
@@ -328,7 +328,7 @@ class ServiceRuntime:
     @staticmethod
     async def _outbox_backlog(pool: asyncpg.Pool) -> int:
         async with pool.acquire() as conn:
-            return int(await conn.fetchval("SELECT count(*) FROM outbox WHERE sent_at IS NULL"))
+            return int(await conn.fetchval(OUTBOX_BACKLOG_SQL))
 
     # --- HTTP ----------------------------------------------------------------------------------
 

@@ -22,11 +22,13 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
+from shared.outbox import OUTBOX_BACKLOG_SQL
+
 if TYPE_CHECKING:
     from shared.service import ServiceRuntime
 
 # Rows the relay has not yet published; the same count as the `reko_outbox_backlog` gauge.
-OUTBOX_BACKLOG_SQL = "SELECT count(*) FROM outbox WHERE sent_at IS NULL"
+
 # An answer that takes longer is 503: a broker or database that slow is a finding in itself.
 STATUS_READ_SECONDS = 5.0
 

@@ -135,9 +135,9 @@ async def _outbox_backlog(database_url: str) -> int:
     try:
         total = 0
         for schema in ("intake", "milestones", "notifications", "stats"):
-            exists = await conn.fetchval("SELECT to_regclass($1)", f"{schema}.outbox")
+            exists = await conn.fetchval("SELECT to_regclass($1)", f"{schema}.outbox_pending")
             if exists:
-                total += await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox WHERE sent_at IS NULL")
+                total += await conn.fetchval(f"SELECT count(*) FROM {schema}.outbox_pending")
         return total
     finally:
         await conn.close()

@@ -78,5 +78,5 @@ async def test_the_outbox_backlog_counts_the_rows_not_yet_sent(platform_pool):
         outbox.event(topic="t", key="k", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
     async with platform_pool.acquire() as conn, conn.transaction():
         await outbox.write(conn)
-    await platform_pool.execute("UPDATE outbox SET sent_at = now() WHERE id IN (SELECT id FROM outbox ORDER BY id LIMIT 2)")
+    await platform_pool.execute("UPDATE outbox_relay SET sent_through = (SELECT id FROM outbox ORDER BY id OFFSET 1 LIMIT 1)")
     assert await outbox_backlog(platform_pool) == 3
