@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 from collections.abc import Collection, Iterable, Mapping
+from operator import itemgetter
 
 import asyncpg
 
 from shared.contracts.alerts import AlertChanged
+from shared.db import columns, last_per_key
 
 
 async def alerts_by_id(conn: asyncpg.Connection, alert_ids: Collection[str]) -> dict[str, AlertChanged]:
@@ -33,16 +35,20 @@ async def alerts_of_milestones(conn: asyncpg.Connection, milestones: Collection[
 async def save_alerts(conn: asyncpg.Connection, alerts: Iterable[AlertChanged], patients: Mapping[str, str] | None = None) -> None:
     """Store the alerts; `patients` names each one's patient pseudonym by alert id, for the access log."""
     patients = patients or {}
-    await conn.executemany(
-        "INSERT INTO alerts (alert_id, care_unit_hsa_id, state, milestone_revision, body, case_id, kind, patient_pseudonym) "
-        "VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
-        "ON CONFLICT (alert_id) DO UPDATE SET care_unit_hsa_id = excluded.care_unit_hsa_id, state = excluded.state, "
-        "milestone_revision = excluded.milestone_revision, body = excluded.body, updated_at = now(), "
-        "patient_pseudonym = coalesce(excluded.patient_pseudonym, alerts.patient_pseudonym)",
+    rows = last_per_key(
         [
             (a.alert_id, a.care_unit_hsa_id, a.state.value, a.revision, a.model_dump(mode="json"), a.case_id, a.kind, patients.get(a.alert_id))
             for a in alerts
         ],
+        itemgetter(0),
+    )
+    await conn.execute(
+        "INSERT INTO alerts (alert_id, care_unit_hsa_id, state, milestone_revision, body, case_id, kind, patient_pseudonym) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::jsonb[], $6::text[], $7::text[], $8::text[]) "
+        "ON CONFLICT (alert_id) DO UPDATE SET care_unit_hsa_id = excluded.care_unit_hsa_id, state = excluded.state, "
+        "milestone_revision = excluded.milestone_revision, body = excluded.body, updated_at = now(), "
+        "patient_pseudonym = coalesce(excluded.patient_pseudonym, alerts.patient_pseudonym)",
+        *columns(rows, 8),
     )
 
 
