@@ -40,10 +40,12 @@ async def add_patients(conn: asyncpg.Connection, patients: Iterable[tuple[str, d
 
 
 async def add_certificates(conn: asyncpg.Connection, certificates: Iterable[Certificate]) -> None:
-    rows = [(c.certificate_id, c.patient_id, c.signed_at, c.model_dump(mode="json")) for c in certificates]
+    # Bodies go as JSON text, serialised by pydantic-core in one pass, and become jsonb in the database.
+    rows = [(c.certificate_id, c.patient_id, c.signed_at, c.model_dump_json()) for c in certificates]
     await conn.execute(
         "INSERT INTO certificates (certificate_id, patient_pseudonym, signed_at, body) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::jsonb[])",
+        "SELECT certificate_id, patient_pseudonym, signed_at, body::jsonb "
+        "FROM unnest($1::text[], $2::text[], $3::timestamptz[], $4::text[]) AS r(certificate_id, patient_pseudonym, signed_at, body)",
         *columns(rows, 4),
     )
 
@@ -92,9 +94,10 @@ async def save_cases(conn: asyncpg.Connection, saved: Sequence[tuple[str, Sequen
         [patient for patient, _, _ in saved],
         [case.case_id for _, cases, _ in saved for case in cases],
     )
-    rows = last_per_key([(case.case_id, patient, case.model_dump(mode="json")) for patient, cases, _ in saved for case in cases], itemgetter(0))
+    rows = last_per_key([(case.case_id, patient, case.model_dump_json()) for patient, cases, _ in saved for case in cases], itemgetter(0))
     await conn.execute(
-        "INSERT INTO cases (case_id, patient_pseudonym, body) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
+        "INSERT INTO cases (case_id, patient_pseudonym, body) SELECT case_id, patient_pseudonym, body::jsonb "
+        "FROM unnest($1::text[], $2::text[], $3::text[]) AS r(case_id, patient_pseudonym, body) "
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
         *columns(rows, 3),
     )
@@ -161,9 +164,10 @@ async def published_risk_flags(conn: asyncpg.Connection, patients: Collection[st
 
 
 async def save_risk_flags(conn: asyncpg.Connection, flags: Sequence[RiskFlagChanged]) -> None:
-    rows = last_per_key([(flag.case_id, flag.patient_pseudonym, flag.model_dump(mode="json")) for flag in flags], itemgetter(0))
+    rows = last_per_key([(flag.case_id, flag.patient_pseudonym, flag.model_dump_json()) for flag in flags], itemgetter(0))
     await conn.execute(
-        "INSERT INTO risk_flags (case_id, patient_pseudonym, body) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
+        "INSERT INTO risk_flags (case_id, patient_pseudonym, body) SELECT case_id, patient_pseudonym, body::jsonb "
+        "FROM unnest($1::text[], $2::text[], $3::text[]) AS r(case_id, patient_pseudonym, body) "
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
         *columns(rows, 3),
     )

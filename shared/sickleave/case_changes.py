@@ -64,7 +64,8 @@ def case_snapshot(case: SickLeaveCase, *, patient_pseudonym: str, birth_date: da
 
 
 def same_content(first: SickLeaveCaseChanged, second: SickLeaveCaseChanged) -> bool:
-    return first.model_dump(exclude=_NOT_CONTENT) == second.model_dump(exclude=_NOT_CONTENT)
+    # Field by field: nested frozen models compare by their fields, so nothing needs dumping.
+    return all(getattr(first, name) == getattr(second, name) for name in type(first).model_fields if name not in _NOT_CONTENT)
 
 
 def case_changes(previous: Mapping[str, SickLeaveCaseChanged], current: Sequence[SickLeaveCaseChanged]) -> list[SickLeaveCaseChanged]:
