@@ -2,8 +2,9 @@
 
 For every batch of records a subscriber receives:
 
-1. each record is decoded; a record that cannot be (not JSON, not a CloudEvent, a contract
-   violation) becomes a dead letter with its reason and original bytes;
+1. each record is decoded; a record that cannot be, for any reason (too large, not JSON, not a
+   CloudEvent, a contract violation, a decoder that raises), becomes a dead letter of its own with
+   its reason and original bytes (docs/dead-letters.md);
 2. in ONE transaction: the event ids go into the inbox (a redelivered or duplicated event is
    skipped), the service applies the new events, and the outgoing events and dead letters go into
    the outbox;
@@ -12,7 +13,8 @@ For every batch of records a subscriber receives:
 A transient failure (database or broker away) retries the whole batch with backoff, never skipping
 it; nothing is committed meanwhile. A record that makes the service's code fail deterministically
 is isolated by retrying the batch one record at a time and is dead-lettered with the error class,
-so a poison pill never blocks its partition.
+so a poison pill never blocks its partition. Should even that fail, the subscriber does not
+acknowledge the batch and fetches it again (`shared/service.py`): nothing is committed past it.
 """
 
 from __future__ import annotations
@@ -30,6 +32,7 @@ from aiokafka.errors import CommitFailedError, IllegalStateError, KafkaError
 
 from shared.bad_input import BadInput
 from shared.clock import Clock
+from shared.logging import redact_text
 from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox
 from shared.retry import TRANSIENT_ERRORS, Backoff
@@ -229,7 +232,9 @@ class BatchConsumer(Generic[EventT]):
                     partition=item.record.partition,
                     offset=item.record.offset,
                 )
-                rejected = _Rejected(item.event_id, item.record, f"ProcessingError:{type(problem).__name__}", str(problem)[:300])
+                # The message may quote a value (PostgreSQL's do): nothing shaped like a personnummer leaves.
+                reason = redact_text(str(problem)[:300])
+                rejected = _Rejected(item.event_id, item.record, f"ProcessingError:{type(problem).__name__}", reason)
                 await self._with_retries([rejected])
                 return
 
