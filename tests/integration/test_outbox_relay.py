@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
@@ -21,6 +23,24 @@ class Tick(EventData):
     sequence: int
 
 
+@contextlib.asynccontextmanager
+async def relay_running(relay: OutboxRelay) -> AsyncIterator[None]:
+    running = asyncio.create_task(relay.run())
+    try:
+        yield
+    finally:
+        running.cancel()
+        await asyncio.gather(running, return_exceptions=True)
+
+
+async def drained(pool, *, within_seconds: float = 10.0) -> None:
+    """Until nothing is left to publish, or `within_seconds` have passed."""
+    for _ in range(int(within_seconds / 0.05)):
+        if await pool.fetchval("SELECT count(*) FROM outbox_pending") == 0:
+            return
+        await asyncio.sleep(0.05)
+
+
 async def test_the_relay_publishes_in_order_and_marks_rows_sent(platform_pool, kafka_bootstrap, unique_name):
     topic = f"{unique_name}.ticks"
     await ensure_topics(kafka_bootstrap, [topic])
@@ -33,15 +53,8 @@ async def test_the_relay_publishes_in_order_and_marks_rows_sent(platform_pool, k
     settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
     relay = OutboxRelay(platform_pool, lambda: start_producer(settings), metrics, batch_size=50)
 
-    running = asyncio.create_task(relay.run())
-    try:
-        for _ in range(100):
-            if await platform_pool.fetchval("SELECT count(*) FROM outbox_pending") == 0:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+    async with relay_running(relay):
+        await drained(platform_pool)
 
     records = await read_topic(kafka_bootstrap, topic)
     assert [record.json()["data"]["sequence"] for record in records] == list(range(120))
@@ -66,15 +79,8 @@ async def test_a_row_the_broker_refuses_for_good_is_recorded_and_the_rows_behind
     settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
     relay = OutboxRelay(platform_pool, lambda: start_producer(settings), metrics, batch_size=50)
 
-    running = asyncio.create_task(relay.run())
-    try:
-        for _ in range(100):
-            if await platform_pool.fetchval("SELECT count(*) FROM outbox_pending") == 0:
-                break
-            await asyncio.sleep(0.1)
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+    async with relay_running(relay):
+        await drained(platform_pool)
 
     records = await read_topic(kafka_bootstrap, topic)
     assert [record.json()["data"]["sequence"] for record in records] == [0, 1]
@@ -104,17 +110,10 @@ async def test_rows_committed_late_below_a_newer_row_are_never_passed_over(platf
             # Ids are taken now, the commit comes later: a later writer's rows may commit first.
             await asyncio.sleep(rng.uniform(0, 0.2))
 
-    running = asyncio.create_task(relay.run())
-    try:
+    async with relay_running(relay):
         for wave in range(4):
             await asyncio.gather(*(writer(wave * 5 + number) for number in range(5)))
-        for _ in range(200):
-            if await platform_pool.fetchval("SELECT count(*) FROM outbox_pending") == 0:
-                break
-            await asyncio.sleep(0.05)
-    finally:
-        running.cancel()
-        await asyncio.gather(running, return_exceptions=True)
+        await drained(platform_pool)
 
     records = await read_topic(kafka_bootstrap, topic)
     assert sorted({record.json()["data"]["sequence"] for record in records}) == sorted(n * 10 + s for n in range(20) for s in range(3))
