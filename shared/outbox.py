@@ -81,6 +81,12 @@ def fit_dead_letter(key: bytes | None, value: bytes | None) -> tuple[bytes | Non
     return key, value, headers
 
 
+async def outbox_backlog(pool: asyncpg.Pool) -> int:
+    """How many outbox rows are still to be published."""
+    async with pool.acquire() as conn:
+        return int(await conn.fetchval(OUTBOX_BACKLOG_SQL))
+
+
 def dead_letter_headers(
     *,
     original_topic: str,

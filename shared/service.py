@@ -33,7 +33,7 @@ from shared.http_errors import install_error_answers
 from shared.kafka import ensure_topics, start_producer
 from shared.logging import configure_logging
 from shared.metrics import ServiceMetrics
-from shared.outbox import OUTBOX_BACKLOG_SQL, OutboxRelay
+from shared.outbox import OutboxRelay, outbox_backlog
 from shared.retry import TRANSIENT_ERRORS, Backoff
 from shared.settings import ServiceSettings
 
@@ -325,11 +325,6 @@ class ServiceRuntime:
         async with pool.acquire() as conn:
             return bool(await conn.fetchval("SELECT true"))
 
-    @staticmethod
-    async def _outbox_backlog(pool: asyncpg.Pool) -> int:
-        async with pool.acquire() as conn:
-            return int(await conn.fetchval(OUTBOX_BACKLOG_SQL))
-
     # --- HTTP ----------------------------------------------------------------------------------
 
     def http_app(self, routers: Sequence[APIRouter] = ()) -> FastAPI:
@@ -348,7 +343,7 @@ class ServiceRuntime:
 
         @app.get("/metrics", tags=["operations"])
         async def metrics() -> Response:
-            backlog = await runtime._probe(runtime._outbox_backlog(runtime._pool)) if runtime._pool is not None else None
+            backlog = await runtime._probe(outbox_backlog(runtime._pool)) if runtime._pool is not None else None
             if backlog is not None:
                 runtime.metrics.outbox_backlog.set(backlog)
             return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)

@@ -14,7 +14,6 @@ import asyncio
 from collections.abc import Collection, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
-import asyncpg
 from aiokafka import AIOKafkaConsumer, TopicPartition
 from aiokafka.admin import AIOKafkaAdminClient
 from fastapi import APIRouter
@@ -22,12 +21,10 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from shared.outbox import OUTBOX_BACKLOG_SQL
+from shared.outbox import outbox_backlog
 
 if TYPE_CHECKING:
     from shared.service import ServiceRuntime
-
-# Rows the relay has not yet published; the same count as the `reko_outbox_backlog` gauge.
 
 # An answer that takes longer is 503: a broker or database that slow is a finding in itself.
 STATUS_READ_SECONDS = 5.0
@@ -159,11 +156,6 @@ async def broker_status(
         for topic in dead_letter_topics
     ]
     return lags, dead
-
-
-async def outbox_backlog(pool: asyncpg.Pool) -> int:
-    async with pool.acquire() as conn:
-        return int(await conn.fetchval(OUTBOX_BACKLOG_SQL))
 
 
 def consumer_groups(runtime: ServiceRuntime) -> dict[str, list[str]]:

@@ -10,8 +10,8 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
 from shared.contracts.envelope import EventData
 from shared.kafka import ensure_topics
-from shared.outbox import Outbox
-from shared.status import broker_status, outbox_backlog
+from shared.outbox import Outbox, outbox_backlog
+from shared.status import broker_status
 
 pytestmark = pytest.mark.integration
 
