@@ -46,14 +46,14 @@ RISK_REASON_TEXTS = {
 }
 
 DIAGNOSIS_GROUP_TITLES = {
-    "PSYCHIATRIC": "Psykiatrisk",
-    "MUSCULOSKELETAL": "Rörelseorganen",
-    "SOMATIC": "Somatisk",
-    "PREGNANCY": "Graviditet",
-    "SYMPTOMS": "Symtom",
-    "FACTORS": "Faktorer",
-    "OTHER": "Övrigt",
-    "UNKNOWN": "Okänd",
+    "psychiatric": "Psykiatrisk",
+    "musculoskeletal": "Rörelseorganen",
+    "somatic": "Somatisk",
+    "pregnancy": "Graviditet",
+    "symptoms": "Symtom",
+    "factors": "Faktorer",
+    "other": "Övrigt",
+    "unknown": "Okänd",
 }
 
 MILESTONE_STATUS_TITLES = {"SCHEDULED": "planerad", "DUE": "aktuell", "CANCELLED": "inställd"}

@@ -163,3 +163,8 @@ def test_sorting_by_certified_days_puts_the_longest_first() -> None:
         patient("c-long", certified_days=200, alerts=(risk_alert("c-long", "HIGH"),)),
     ]
     assert [row.case_id for row in build_worklist(patients, TODAY, None, WorklistFilter(sort=SortOrder.CERTIFIED_DAYS)).rows] == ["c-long", "c-short"]
+
+
+def test_the_diagnosis_is_named_with_its_group() -> None:
+    row = build_worklist([patient("c-1", alerts=(risk_alert("c-1", "HIGH"),))], TODAY, None, WorklistFilter()).rows[0]
+    assert (row.diagnosis_code, row.diagnosis_group_title) == ("F32", "Psykiatrisk")
