@@ -277,7 +277,9 @@ class ServiceRuntime:
         backoff = Backoff(initial_seconds=0.2)
         while True:
             try:
-                await ensure_topics(self.settings.kafka_bootstrap_servers, [*self.consumed_topics, *self.published_topics])
+                await ensure_topics(
+                    self.settings.kafka_bootstrap_servers, [*self.consumed_topics, *self.published_topics], configs=self.settings.topics.configs()
+                )
                 await self.broker.start()
                 self.broker_started = True
                 log.info("consuming", topics=self.consumed_topics)

@@ -20,6 +20,8 @@ class Topics(BaseModel):
     risk_flags: str = "sickleave.riskflags.v1"
     milestones: str = "rehab.milestones.v1"
     alerts: str = "rehab.alerts.v1"
+    # Who a patient is, encrypted, from intake to notifications only (docs/identity.md); compacted.
+    identities: str = "sickleave.identities.v1"
     dead_letter_suffix: str = ".dlq"
 
     def name(self, topic: str) -> str:
@@ -29,8 +31,13 @@ class Topics(BaseModel):
         return f"{self.prefix}{topic}{self.dead_letter_suffix}"
 
     def all_names(self) -> list[str]:
-        base = [self.certificates, self.cases, self.risk_flags, self.milestones, self.alerts]
+        base = [self.certificates, self.cases, self.risk_flags, self.milestones, self.alerts, self.identities]
         return [self.name(topic) for topic in base] + [self.dead_letter(topic) for topic in base]
+
+    def configs(self) -> dict[str, dict[str, str]]:
+        """Topic configurations other than the broker's defaults, by full name, for whoever creates the topic first."""
+        # Compacted: the latest identity of every patient stays, older ones go (docs/identity.md).
+        return {self.name(self.identities): {"cleanup.policy": "compact"}}
 
 
 class ServiceSettings(BaseSettings):

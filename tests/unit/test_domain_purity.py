@@ -16,13 +16,16 @@ RULES_PACKAGE = sorted(path.relative_to(ROOT).as_posix() for path in (ROOT / "sh
 
 DOMAIN_MODULES = [
     "shared/personnummer.py",
+    "shared/identity_crypto.py",
     *RULES_PACKAGE,
     "services/intake/inspection.py",
     "services/intake/risk_flags.py",
+    "services/intake/identity.py",
     "services/milestones/rehabkedja.py",
     "services/milestones/milestone_changes.py",
     "services/milestones/what_if.py",
     "services/notifications/alert.py",
+    "services/notifications/identity.py",
     "services/stats/statistics.py",
 ]
 
