@@ -23,6 +23,7 @@ DOMAIN_MODULES = [
     "services/milestones/milestone_changes.py",
     "services/milestones/what_if.py",
     "services/notifications/alert.py",
+    "services/notifications/reko_status.py",
     "services/stats/statistics.py",
 ]
 
