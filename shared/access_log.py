@@ -21,6 +21,7 @@ CARE_AND_TREATMENT = "Vård och behandling"
 
 class AccessAction(StrEnum):
     READ = "READ"  # Läsa
+    WRITE = "WRITE"  # Skriva: a change whose answer shows the record it changed
 
 
 class AccessResource(StrEnum):
@@ -28,6 +29,7 @@ class AccessResource(StrEnum):
     PATIENT_HISTORY = "PATIENT_HISTORY"  # one patient's cases and certificates
     MILESTONES = "MILESTONES"  # one case's rehabkedja milestones
     ALERTS = "ALERTS"  # a unit's alerts: case ids with their milestones and risk reasons
+    REKO_STATUS = "REKO_STATUS"  # a case's REKO status at a unit, with its history
 
 
 def loggable_path(path: str) -> str:

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifications import api, handlers, identity_consumer
+from services.notifications import api, casework_api, handlers, identity_consumer
 from services.notifications.settings import NotificationsSettings
 from shared.service import ServiceRuntime
 
@@ -20,4 +20,4 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     )
     handlers.register(runtime, settings)
     identity_consumer.register_identities(runtime, settings)
-    return runtime.http_app(routers=[api.router(runtime, settings)])
+    return runtime.http_app(routers=[api.router(runtime, settings), casework_api.install(runtime, settings)])
