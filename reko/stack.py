@@ -168,6 +168,8 @@ class StackSettings:
     jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     # Processes per service; they share the work through their consumer groups.
     instances: int = 1
+    # The pages' development sign-in (docs/pages.md): on for the local stack, off in any deployment.
+    development_sign_in: bool = True
     # Per service, environment variables from `--set service.setting=value` (see parse_service_setting).
     service_settings: dict[str, dict[str, str]] = field(default_factory=dict)
     # Hand the environment's REKO_* variables to the services (each reads its own prefix).
@@ -292,6 +294,7 @@ class Stack:
                 f"{prefix}TOPICS__PREFIX": self.settings.topic_prefix,
                 f"{prefix}CONSUMER_GROUP_PREFIX": f"reko.{self.settings.topic_prefix}",
                 f"{prefix}AUTH__JWT_SECRET": self.settings.jwt_secret,
+                f"{prefix}PAGES__DEVELOPMENT_SIGN_IN": "true" if self.settings.development_sign_in else "false",
                 "PYTHONUNBUFFERED": "1",
             }
         )

@@ -354,9 +354,11 @@ class ServiceRuntime:
         async def asyncapi() -> dict[str, Any]:
             return runtime.asyncapi()
 
+        from shared.audit import access_log_router
         from shared.status import status_router
 
         app.include_router(status_router(runtime))
+        app.include_router(access_log_router(runtime, runtime.settings.auth))
         for router in routers:
             app.include_router(router)
         return app

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import AuthSettings
 from shared.clock import Clock, parse_clock
+from shared.pages import PageSettings
 
 
 class Topics(BaseModel):
@@ -66,6 +67,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Bearer tokens for the HTTP API; with no key configured the API answers 503 to everything.
     auth: AuthSettings = AuthSettings()
+    # The service's pages, where it has any (docs/pages.md).
+    pages: PageSettings = PageSettings()
 
     def make_clock(self) -> Clock:
         return parse_clock(self.clock)
