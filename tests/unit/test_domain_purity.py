@@ -26,6 +26,7 @@ DOMAIN_MODULES = [
     "services/milestones/what_if.py",
     "services/notifications/alert.py",
     "services/notifications/identity.py",
+    "services/notifications/coordinators.py",
     "services/stats/statistics.py",
 ]
 
