@@ -44,6 +44,8 @@ class Role(StrEnum):
     GRANSKARE = "GRANSKARE"
     # A system (not a person) allowed to submit certificate events.
     CERTIFICATE_SOURCE = "CERTIFICATE_SOURCE"
+    # Who runs a care unit: decides who coordinates it (docs/coordinators.md).
+    VERKSAMHETSCHEF = "VERKSAMHETSCHEF"
 
 
 class AuthSettings(BaseModel):

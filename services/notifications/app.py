@@ -6,7 +6,8 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifications import api, casework_api, handlers, identity_consumer
+from services.notifications import api, casework_api, coordinators_api, handlers, identity_consumer
+from services.notifications.coordinators_file import register_coordinators_file
 from services.notifications.settings import NotificationsSettings
 from shared.service import ServiceRuntime
 
@@ -20,4 +21,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     )
     handlers.register(runtime, settings)
     identity_consumer.register_identities(runtime, settings)
-    return runtime.http_app(routers=[api.router(runtime, settings), casework_api.install(runtime, settings)])
+    register_coordinators_file(runtime, settings)
+    return runtime.http_app(
+        routers=[api.router(runtime, settings), casework_api.install(runtime, settings), coordinators_api.router(runtime, settings)]
+    )

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 from pydantic import SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
@@ -13,6 +15,9 @@ class NotificationsSettings(ServiceSettings):
     model_config = SettingsConfigDict(env_prefix="REKO_NOTIFICATIONS_", env_nested_delimiter="__", extra="ignore")
 
     http_port: int = 8003
+    # docs/coordinators.md §3: a JSON or CSV file of coordinators, their units and stand-ins, loaded
+    # at every start (idempotent; what the API set stays).
+    coordinators_file: Path | None = None
     # docs/identity.md: the Fernet keys shared with intake that the identity topic is encrypted with
     # (comma-separated, newest first; every one decrypts), and notifications' own keys for the
     # personnummer at rest (the first encrypts; a row under an older one is re-encrypted at start).

@@ -27,6 +27,7 @@ DOMAIN_MODULES = [
     "services/notifications/alert.py",
     "services/notifications/identity.py",
     "services/notifications/reko_status.py",
+    "services/notifications/coordinators.py",
     "services/stats/statistics.py",
 ]
 
