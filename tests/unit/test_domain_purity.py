@@ -24,6 +24,8 @@ DOMAIN_MODULES = [
     "services/milestones/what_if.py",
     "services/notifications/alert.py",
     "services/notifications/reko_status.py",
+    "services/notifications/consent.py",
+    "services/notifications/contact_log.py",
     "services/stats/statistics.py",
 ]
 
