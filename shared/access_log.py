@@ -30,6 +30,8 @@ class AccessResource(StrEnum):
     MILESTONES = "MILESTONES"  # one case's rehabkedja milestones
     ALERTS = "ALERTS"  # a unit's alerts: case ids with their milestones and risk reasons
     REKO_STATUS = "REKO_STATUS"  # a case's REKO status at a unit, with its history
+    CONSENT = "CONSENT"  # a patient's consent decisions at a unit (Samtycke)
+    CONTACTS = "CONTACTS"  # a patient's contact log at a unit, notes included
 
 
 def loggable_path(path: str) -> str:

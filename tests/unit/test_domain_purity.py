@@ -28,6 +28,8 @@ DOMAIN_MODULES = [
     "services/notifications/identity.py",
     "services/notifications/reko_status.py",
     "services/notifications/coordinators.py",
+    "services/notifications/consent.py",
+    "services/notifications/contact_log.py",
     "services/stats/statistics.py",
 ]
 
