@@ -1,12 +1,15 @@
-"""Stats' tables: case facts and the revision applied per patient."""
+"""Stats' tables: case facts, the revision applied per patient, and listed patients per unit and month."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 import asyncpg
+import orjson
 
+from services.stats.statistics import CaseFact
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
 from shared.db import columns, json_text
 from shared.sickleave.case_projection import RevisionProgress, project_case_events
@@ -85,3 +88,58 @@ async def ongoing_by_unit_and_sex(conn: asyncpg.Connection, day: date, care_unit
     for row in rows:
         counts.setdefault(row["care_unit_hsa_id"], {})[row["sex"]] = row["cases"]
     return counts
+
+
+def _spans(raw: Any, value_field: str) -> tuple[tuple[date, date, Any], ...]:
+    spans = orjson.loads(raw) if isinstance(raw, str | bytes) else raw
+    return tuple((date.fromisoformat(span["start"]), date.fromisoformat(span["end"]), span[value_field]) for span in spans)
+
+
+async def facts_overlapping(conn: asyncpg.Connection, first: date, last: date) -> list[CaseFact]:
+    """The case facts of every case that touches [first, last]: all a report over that span counts."""
+    rows = await conn.fetch(
+        'SELECT case_id, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group, start, "end", certified_days, degrees, age_bands '
+        'FROM case_facts WHERE start <= $2 AND "end" >= $1 ORDER BY case_id',
+        first,
+        last,
+    )
+    return [
+        CaseFact(
+            case_id=row["case_id"],
+            sex=row["sex"],
+            care_unit_hsa_id=row["care_unit_hsa_id"],
+            care_provider_hsa_id=row["care_provider_hsa_id"],
+            diagnosis_group=row["diagnosis_group"],
+            start=row["start"],
+            end=row["end"],
+            certified_days=row["certified_days"],
+            degrees=_spans(row["degrees"], "degree"),
+            age_bands=_spans(row["age_bands"], "ageBand"),
+        )
+        for row in rows
+    ]
+
+
+async def known_units(conn: asyncpg.Connection) -> dict[str, str]:
+    """Every care unit stats has a case of, with its care provider (the latest one seen, should a unit ever move)."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (care_unit_hsa_id) care_unit_hsa_id, care_provider_hsa_id FROM case_facts ORDER BY care_unit_hsa_id, start DESC"
+    )
+    return {row["care_unit_hsa_id"]: row["care_provider_hsa_id"] for row in rows}
+
+
+async def store_listings(conn: asyncpg.Connection, listings: Sequence[tuple[str, date, str, int]]) -> None:
+    """Listed patients per (unit, month, sex); a later load of the same key replaces the earlier one."""
+    await conn.execute(
+        "INSERT INTO listed_patients (care_unit_hsa_id, month, sex, listed) SELECT * FROM unnest($1::text[], $2::date[], $3::text[], $4::int[]) "
+        "ON CONFLICT (care_unit_hsa_id, month, sex) DO UPDATE SET listed = excluded.listed",
+        *columns(listings, 4),
+    )
+
+
+async def listings_of(conn: asyncpg.Connection, months: Sequence[date]) -> dict[date, dict[tuple[str, str], int]]:
+    rows = await conn.fetch("SELECT care_unit_hsa_id, month, sex, listed FROM listed_patients WHERE month = ANY($1::date[])", list(months))
+    listed: dict[date, dict[tuple[str, str], int]] = {}
+    for row in rows:
+        listed.setdefault(row["month"], {})[(row["care_unit_hsa_id"], row["sex"])] = row["listed"]
+    return listed
