@@ -23,6 +23,7 @@ DOMAIN_MODULES = [
     "services/milestones/milestone_changes.py",
     "services/milestones/what_if.py",
     "services/notifications/alert.py",
+    "services/notifications/deliveries.py",
     "services/stats/statistics.py",
 ]
 
