@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifications import api, handlers
+from services.notifications import api, channels_api, delivery_worker, handlers
 from services.notifications.settings import NotificationsSettings
 from shared.service import ServiceRuntime
 
@@ -19,4 +19,5 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         "notifications", settings, MIGRATIONS, description="Turns milestone states into alerts for the rehabkoordinatorer of a care unit."
     )
     handlers.register(runtime, settings)
-    return runtime.http_app(routers=[api.router(runtime, settings)])
+    delivery_worker.register(runtime, settings)
+    return runtime.http_app(routers=[api.router(runtime, settings), channels_api.router(runtime, settings)])
