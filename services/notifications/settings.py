@@ -2,13 +2,57 @@
 
 from __future__ import annotations
 
+from datetime import time
 from pathlib import Path
+from typing import Literal
 
-from pydantic import SecretStr, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, field_validator, model_validator
 from pydantic_settings import SettingsConfigDict
 
 from shared.identity_crypto import check_keys_setting
 from shared.settings import ServiceSettings
+
+
+class MailSettings(BaseModel):
+    """Mail to the coordinators through SMTP (docs/alert-channels.md §2), `REKO_NOTIFICATIONS_MAIL__HOST`, ...
+
+    With no `host` the mail deliveries are still written and wait, counted as backlog, until a host is set.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    host: str = ""
+    port: int = Field(default=587, ge=1, le=65535)
+    # `starttls` upgrades a plain connection (port 587), `tls` speaks TLS from the start (port 465).
+    security: Literal["none", "starttls", "tls"] = "starttls"
+    username: str = ""
+    password: SecretStr = SecretStr("")
+    sender: str = "reko <reko@localhost>"
+    # Where the mail's links lead: the notifications service's pages as the coordinators reach them.
+    worklist_base_url: str = "http://127.0.0.1:8003"
+    timeout_seconds: float = Field(default=15.0, gt=0, le=300)
+    max_attempts: int = Field(default=6, ge=1, le=50)
+    retry_initial_seconds: float = Field(default=30.0, ge=0)
+    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    # No mail goes out before the working morning, from the evening on, or at the weekend (Stockholm time).
+    working_morning: time = time(7, 0)
+    quiet_from: time = time(18, 0)
+    default_digest_time: time = time(7, 30)
+    poll_seconds: float = Field(default=1.0, gt=0, le=60)
+
+
+class WebhookSettings(BaseModel):
+    """Signed webhooks to subscribed systems (docs/alert-channels.md §3), `REKO_NOTIFICATIONS_WEBHOOKS__TIMEOUT_SECONDS`, ..."""
+
+    model_config = ConfigDict(frozen=True)
+
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+    max_attempts: int = Field(default=8, ge=1, le=50)
+    retry_initial_seconds: float = Field(default=5.0, ge=0)
+    retry_max_seconds: float = Field(default=3600.0, ge=0)
+    # Deliveries sent at once; a receiver that hangs holds one of them until its timeout.
+    concurrency: int = Field(default=8, ge=1, le=100)
+    poll_seconds: float = Field(default=0.5, gt=0, le=60)
 
 
 class NotificationsSettings(ServiceSettings):
@@ -36,3 +80,6 @@ class NotificationsSettings(ServiceSettings):
         if bool(self.identity_keys.get_secret_value()) != bool(self.identity_storage_keys.get_secret_value()):
             raise ValueError("identity_keys and identity_storage_keys are set together (docs/identity.md)")
         return self
+
+    mail: MailSettings = MailSettings()
+    webhooks: WebhookSettings = WebhookSettings()

@@ -30,6 +30,7 @@ DOMAIN_MODULES = [
     "services/notifications/coordinators.py",
     "services/notifications/consent.py",
     "services/notifications/contact_log.py",
+    "services/notifications/deliveries.py",
     "services/stats/statistics.py",
 ]
 
