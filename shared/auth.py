@@ -36,7 +36,8 @@ NOT_CONFIGURED = "authentication not configured"
 class Role(StrEnum):
     REHABKOORDINATOR = "REHABKOORDINATOR"
     LAKARE = "LAKARE"
-    # The unit's manager: the unit's figures, no patient-level data beyond counts.
+    # Who runs a care unit: decides who coordinates it (docs/coordinators.md) and reads its
+    # figures; no patient-level data beyond counts.
     VERKSAMHETSCHEF = "VERKSAMHETSCHEF"
     # The regional office: statistics across units, never single patients.
     REGIONKONTOR = "REGIONKONTOR"
@@ -44,8 +45,6 @@ class Role(StrEnum):
     GRANSKARE = "GRANSKARE"
     # A system (not a person) allowed to submit certificate events.
     CERTIFICATE_SOURCE = "CERTIFICATE_SOURCE"
-    # Who runs a care unit: decides who coordinates it (docs/coordinators.md).
-    VERKSAMHETSCHEF = "VERKSAMHETSCHEF"
 
 
 class AuthSettings(BaseModel):
