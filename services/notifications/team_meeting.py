@@ -11,7 +11,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, timedelta
 
-from services.notifications.worklist import KIND_TITLES, RISK_LEVEL_TITLES, CaseFacts, OpenAlert, days_text
+from services.notifications.worklist import KIND_TITLES, RISK_LEVEL_TITLES, OpenAlert, WorklistCase, days_text
 from shared.sickleave.diagnosis import diagnosis_group
 
 MEETING_INTERVAL = timedelta(days=14)
@@ -23,7 +23,7 @@ CHECKPOINT_KINDS = frozenset({"RETURN_TO_WORK_PLAN", "CHAIN_DAY_90", "CHAIN_DAY_
 
 @dataclass(frozen=True)
 class MeetingItem:
-    case: CaseFacts
+    case: WorklistCase
     reasons: tuple[str, ...]
     protected_identity: bool
 
@@ -32,7 +32,7 @@ def default_last_meeting(today: date) -> date:
     return today - MEETING_INTERVAL
 
 
-def _diagnosis_reason(case: CaseFacts) -> str | None:
+def _diagnosis_reason(case: WorklistCase) -> str | None:
     code = case.main_diagnosis_code.replace(".", "").upper()
     if diagnosis_group(code) == "psychiatric":
         return f"Psykiatrisk diagnos ({case.main_diagnosis_code})"
@@ -42,7 +42,7 @@ def _diagnosis_reason(case: CaseFacts) -> str | None:
 
 
 def meeting_items(
-    cases: Iterable[CaseFacts], alerts: Iterable[OpenAlert], protected: Iterable[str], *, last_meeting: date, today: date
+    cases: Iterable[WorklistCase], alerts: Iterable[OpenAlert], protected: Iterable[str], *, last_meeting: date, today: date
 ) -> tuple[MeetingItem, ...]:
     """The cases to bring up, each with why, in case start order; `protected` are pseudonyms never named."""
     by_case: dict[str, list[OpenAlert]] = {}

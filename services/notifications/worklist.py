@@ -96,7 +96,7 @@ class Person:
 
 
 @dataclass(frozen=True)
-class CaseFacts:
+class WorklistCase:
     case_id: str
     patient_pseudonym: str
     care_unit_hsa_id: str
@@ -152,7 +152,7 @@ class Patient:
 
     patient_pseudonym: str
     person: Person | None
-    case: CaseFacts
+    case: WorklistCase
     alerts: tuple[OpenAlert, ...] = ()
     casework: Casework = field(default_factory=Casework)
     employer_plan_status: str | None = None

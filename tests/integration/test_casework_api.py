@@ -64,7 +64,7 @@ async def service(kafka_bootstrap: str, postgres_server_url: str) -> AsyncIterat
 
 
 def bearer(roles: list[str], units: list[str], sub: str = COORDINATOR) -> dict[str, str]:
-    return {"authorization": f"Bearer {issue_token(SECRET, sub, roles, units, timedelta(minutes=5))}"}
+    return {"authorization": f"Bearer {issue_token(SECRET, sub, roles, units, timedelta(hours=8))}"}
 
 
 COORDINATOR_A = bearer([Role.REHABKOORDINATOR], [UNIT_A])

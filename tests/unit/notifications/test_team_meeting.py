@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 
 from services.notifications.team_meeting import default_last_meeting, meeting_items
-from services.notifications.worklist import CaseFacts, OpenAlert
+from services.notifications.worklist import OpenAlert, WorklistCase
 
 TODAY = date(2026, 3, 15)
 LAST_MEETING = date(2026, 3, 1)
 
 
-def case(case_id: str, diagnosis: str, start: date) -> CaseFacts:
-    return CaseFacts(
+def case(case_id: str, diagnosis: str, start: date) -> WorklistCase:
+    return WorklistCase(
         case_id=case_id,
         patient_pseudonym=f"p-{case_id}",
         care_unit_hsa_id="SE2321000000-1001",

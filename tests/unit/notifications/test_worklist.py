@@ -7,7 +7,6 @@ from datetime import UTC, date, datetime
 
 from services.notifications.worklist import (
     HIDDEN_PERSONAL_DATA,
-    CaseFacts,
     Casework,
     CoordinatorAlertState,
     NextStep,
@@ -16,6 +15,7 @@ from services.notifications.worklist import (
     Person,
     RiskReason,
     SortOrder,
+    WorklistCase,
     WorklistFilter,
     build_worklist,
     days_text,
@@ -39,7 +39,7 @@ def patient(
     return Patient(
         patient_pseudonym=f"p-{case_id}",
         person=Person(personnummer=None if protected else "191212121212", age=54, sex="F", protected_identity=protected),
-        case=CaseFacts(
+        case=WorklistCase(
             case_id=case_id,
             patient_pseudonym=f"p-{case_id}",
             care_unit_hsa_id=unit,
