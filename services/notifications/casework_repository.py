@@ -6,7 +6,7 @@ The functions that take many cases at once are for the worklist, which shows a w
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 
@@ -312,3 +312,66 @@ async def claim_plans_awaiting_alert(conn: asyncpg.Connection, today: date, limi
 
 async def mark_step_alerted(conn: asyncpg.Connection, plan_id: str, alert_id: str) -> None:
     await conn.execute("UPDATE rehabilitation_plans SET open_step_alert_id = $2 WHERE plan_id = $1", plan_id, alert_id)
+
+
+async def patients_of_cases(conn: asyncpg.Connection, care_unit_hsa_id: str, case_ids: Collection[str]) -> dict[str, str]:
+    """For these cases at the unit, each one's patient as `patient_of_case` finds it; a case missing
+    from the answer is not known at the unit."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (case_id) case_id, patient_pseudonym FROM ("
+        " SELECT case_id, patient_pseudonym, 0 AS preference, NULL::timestamptz AS updated_at FROM casework_case_patients"
+        " WHERE care_unit_hsa_id = $1 AND case_id = ANY($2::text[])"
+        " UNION ALL"
+        " SELECT case_id, patient_pseudonym, 1, updated_at FROM alerts"
+        " WHERE care_unit_hsa_id = $1 AND case_id = ANY($2::text[]) AND patient_pseudonym IS NOT NULL"
+        ") AS known ORDER BY case_id, preference, updated_at DESC",
+        care_unit_hsa_id,
+        list(case_ids),
+    )
+    return {row["case_id"]: row["patient_pseudonym"] for row in rows}
+
+
+@dataclass(frozen=True)
+class CaseworkOfCase:
+    """What the worklist shows of the coordinator's records for one case at one unit."""
+
+    case_id: str
+    patient_pseudonym: str | None
+    reko_status: RekoStatus
+    reko_status_change: RekoStatusChange | None
+    consents: Mapping[ConsentScope, ConsentRecord | None]
+    plan: PlanVersion | None
+    last_contact: Contact | None
+
+    @property
+    def next_step(self) -> NextStep | None:
+        """The plan's next step while it is still to be taken."""
+        return open_next_step(self.plan)
+
+
+async def casework_of_cases(conn: asyncpg.Connection, care_unit_hsa_id: str, case_ids: Collection[str], on: date) -> dict[str, CaseworkOfCase]:
+    """For these cases at the unit, in a few queries whatever their number: the REKO status, the
+    patient's consent per scope in force on `on`, the current plan with its next step, and the last
+    contact. A case whose patient is not known at the unit has its REKO status and nothing else.
+    The caller writes the access-log row for what it shows."""
+    patients = await patients_of_cases(conn, care_unit_hsa_id, case_ids)
+    known = sorted(set(patients.values()))
+    statuses = await current_reko_statuses(conn, care_unit_hsa_id, case_ids)
+    consents = await consents_in_force(conn, care_unit_hsa_id, known, on)
+    plans = await current_plans(conn, care_unit_hsa_id, known)
+    contacts = await last_contacts(conn, care_unit_hsa_id, known)
+    no_consent: dict[ConsentScope, ConsentRecord | None] = dict.fromkeys(ConsentScope)
+    summaries = {}
+    for case_id in case_ids:
+        patient = patients.get(case_id)
+        change = statuses.get(case_id)
+        summaries[case_id] = CaseworkOfCase(
+            case_id=case_id,
+            patient_pseudonym=patient,
+            reko_status=change.status if change else RekoStatus.NONE,
+            reko_status_change=change,
+            consents=consents.get(patient, no_consent) if patient else no_consent,
+            plan=plans.get(patient) if patient else None,
+            last_contact=contacts.get(patient) if patient else None,
+        )
+    return summaries

@@ -15,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from reko.stack import create_database
 from services.notifications.app import create_app
@@ -634,3 +635,70 @@ async def test_the_current_plans_and_next_steps_of_many_patients_are_read_at_onc
     assert list(plans) == [first_patient]
     step = plans[first_patient].next_step
     assert plans[first_patient].version == 2 and step is not None and step.due_on == date(2026, 4, 15)
+
+
+async def test_the_casework_of_many_cases_is_read_at_once_for_the_worklist(service):
+    from services.notifications.casework_repository import casework_of_cases
+    from services.notifications.consent import ConsentScope
+
+    (first, first_patient), (second, _) = await case_with_alert(service), await case_with_alert(service)
+    unknown = new_case()
+    await put(service, reko_path(first), {"status": "Aktiv"})
+    await put(service, reko_path(unknown), {"status": "Kontaktad"})
+    await post(service, consent_path(first), {"scopes": ["COORDINATION", "EMPLOYER"], "decision": "GIVEN", "decidedOn": "2026-03-01"})
+    await post(service, contacts_path(first), {"kind": "TREPARTSSAMTAL", "contactOn": "2026-03-09"})
+    await put(service, plan_path(first), a_plan("2026-04-01"))
+
+    async with service.pool.acquire() as conn:
+        casework = await casework_of_cases(conn, UNIT_A, [first, second, unknown], TODAY)
+
+    assert (casework[first].patient_pseudonym, casework[first].reko_status.value) == (first_patient, "Aktiv")
+    assert {scope for scope, decision in casework[first].consents.items() if decision} == {ConsentScope.COORDINATION, ConsentScope.EMPLOYER}
+    step = casework[first].next_step
+    assert step is not None and step.due_on == date(2026, 4, 1)
+    assert casework[first].last_contact is not None and casework[first].last_contact.kind.value == "TREPARTSSAMTAL"
+    assert (casework[second].reko_status.value, casework[second].plan, casework[second].last_contact) == ("-", None, None)
+    assert (casework[unknown].patient_pseudonym, casework[unknown].reko_status.value) == (None, "Kontaktad")
+    assert set(casework[unknown].consents.values()) == {None}
+
+
+async def test_notes_and_plan_texts_reach_no_log_line(service, caplog):
+    case_id, _ = await case_with_alert(service)
+    marker = f"hemlig-{uuid.uuid4().hex[:8]}"
+    await post(service, consent_path(case_id), {"scopes": ["COORDINATION"], "decision": "GIVEN", "decidedOn": "2026-03-01"})
+
+    with capture_logs() as service_logs:
+        await post(service, contacts_path(case_id), {"kind": "KARTLAGGNINGSSAMTAL", "contactOn": "2026-03-02", "note": marker})
+        await post(service, contacts_path(case_id), {"kind": "TREPARTSSAMTAL", "contactOn": "2026-03-02", "note": marker})
+        await post(service, contacts_path(case_id), {"kind": "KARTLAGGNINGSSAMTAL", "contactOn": "2026-03-02", "note": marker + "\x00"})
+        await put(service, plan_path(case_id), {"goal": marker, "nextStep": {"description": marker, "dueOn": "2026-03-01", "owner": "PATIENT"}})
+        await eventually(lambda: stored_alerts(service, case_id))
+        await service.http.get(contacts_path(case_id), headers=COORDINATOR_A)
+        await service.http.get(contacts_path(case_id), headers={"authorization": "Bearer not-a-token"})
+
+    assert any(entry["event"] == "request not authenticated" for entry in service_logs)  # the service's log lines are what was read
+    assert marker not in str(service_logs) + caplog.text
+    assert not any(marker in str(alert) for alert in await published_alerts(service, case_id))
+
+
+async def test_two_next_step_checks_at_once_open_each_overdue_step_once(service):
+    from services.notifications.next_step_alerts import NextStepAlerts
+    from shared.clock import FixedClock
+
+    cases = [await case_with_alert(service) for _ in range(12)]
+    for case_id, _ in cases:
+        await put(service, plan_path(case_id), a_plan("2026-03-20"))
+    # The service's own check runs on 15 March, when these steps are not yet due; two checks of a later day race for them.
+    later = FixedClock(datetime.combine(date(2026, 3, 25), time(12), tzinfo=STOCKHOLM))
+    checks = [NextStepAlerts(service.topics.name(service.topics.alerts), later, "urn:reko:notifications") for _ in range(2)]
+
+    async def drain(check: NextStepAlerts) -> None:
+        # The test's pool has two connections: the two checks' transactions run side by side.
+        while await check.check_once(service.pool, limit=2) == 2:  # noqa: ASYNC110 - not waiting for a condition: each round does the work
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(drain(check) for check in checks))
+
+    published = [alert for case_id, _ in cases for alert in await published_alerts(service, case_id)]
+    assert sorted(alert["caseId"] for alert in published) == sorted(case_id for case_id, _ in cases)
+    assert all(alert["announce"] and alert["state"] == "OPEN" for alert in published)
