@@ -37,6 +37,7 @@ from services.notifications.contact_log import (
     contact_refusal,
     parties_of,
 )
+from services.notifications.deliveries import SendingHours
 from services.notifications.next_step_alerts import NextStepAlerts
 from services.notifications.rehabilitation_plan import OWNER_TEXT, NextStep, NextStepOwner, PlanVersion, next_step_overdue, open_next_step
 from services.notifications.reko_status import REKO_CODES, RekoStatus, RekoStatusChange, current_status, reko_status_named, status_change
@@ -615,7 +616,12 @@ class PlanChange:
 
 
 def next_step_alerts(runtime: ServiceRuntime, settings: NotificationsSettings) -> NextStepAlerts:
-    return NextStepAlerts(runtime.topic(settings.topics.alerts), runtime.clock, f"urn:reko:{runtime.name}")
+    return NextStepAlerts(
+        runtime.topic(settings.topics.alerts),
+        runtime.clock,
+        f"urn:reko:{runtime.name}",
+        SendingHours(settings.mail.working_morning, settings.mail.quiet_from),
+    )
 
 
 def install(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRouter:

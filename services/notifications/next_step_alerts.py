@@ -15,8 +15,9 @@ import asyncpg
 import structlog
 
 from services.notifications import casework_repository as records
-from services.notifications import repository
+from services.notifications import delivery_repository, repository
 from services.notifications.casework_repository import PlanHead
+from services.notifications.deliveries import AlertTransition, SendingHours
 from services.notifications.rehabilitation_plan import (
     PlanVersion,
     next_step_alert_id,
@@ -35,10 +36,11 @@ log = structlog.get_logger("next-step-alerts")
 
 
 class NextStepAlerts:
-    def __init__(self, alerts_topic: str, clock: Clock, source: str) -> None:
+    def __init__(self, alerts_topic: str, clock: Clock, source: str, sending_hours: SendingHours | None = None) -> None:
         self._topic = alerts_topic
         self._clock = clock
         self._source = source
+        self._sending_hours = sending_hours or SendingHours()
 
     def outbox(self) -> Outbox:
         return Outbox(source=self._source)
@@ -60,6 +62,7 @@ class NextStepAlerts:
         if withdrawn is not None:
             await repository.save_alerts(conn, [withdrawn])
             self._send(outbox, withdrawn)
+            await self._deliver(conn, [AlertTransition(alert, withdrawn)])
         return None
 
     async def open_overdue(self, conn: asyncpg.Connection, outbox: Outbox, limit: int) -> int:
@@ -69,6 +72,7 @@ class NextStepAlerts:
         ids = {plan.plan_id: next_step_alert_id(plan.plan_id, step.due_on) for plan in plans if (step := open_next_step(plan)) is not None}
         held = await repository.alerts_by_id(conn, set(ids.values()))
         opened: list[AlertChanged] = []
+        transitions: list[AlertTransition] = []
         patients: dict[str, str] = {}
         for plan in plans:
             alert_id = ids.get(plan.plan_id)
@@ -77,11 +81,17 @@ class NextStepAlerts:
             alert = overdue_step_alert(plan, held.get(alert_id), today, now)
             if alert is not None:
                 opened.append(alert)
+                transitions.append(AlertTransition(held.get(alert_id), alert))
                 patients[alert.alert_id] = plan.patient_pseudonym
                 self._send(outbox, alert)
             await records.mark_step_alerted(conn, plan.plan_id, alert_id)
         await repository.save_alerts(conn, opened, patients)
+        await self._deliver(conn, transitions)
         return len(plans)
+
+    async def _deliver(self, conn: asyncpg.Connection, transitions: list[AlertTransition]) -> None:
+        # Mails and webhooks of the changes, in the alerts' transaction, as for every other alert (docs/casework.md §3.3).
+        await delivery_repository.record_deliveries(conn, transitions, self._clock.now(), self._sending_hours)
 
     async def check_once(self, pool: asyncpg.Pool, limit: int) -> int:
         async with pool.acquire() as conn, conn.transaction():

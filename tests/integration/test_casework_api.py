@@ -702,3 +702,20 @@ async def test_two_next_step_checks_at_once_open_each_overdue_step_once(service)
     published = [alert for case_id, _ in cases for alert in await published_alerts(service, case_id)]
     assert sorted(alert["caseId"] for alert in published) == sorted(case_id for case_id, _ in cases)
     assert all(alert["announce"] and alert["state"] == "OPEN" for alert in published)
+
+
+async def test_an_overdue_next_step_reaches_the_coordinators_mail_like_any_alert(service):
+    unit = "SE2321000000-1003"
+    await service.pool.execute(
+        "INSERT INTO coordinator_contact_preferences (coordinator_hsa_id, email, care_unit_hsa_ids, immediate, digest_time, updated_by) "
+        "VALUES ($1, 'koordinator@example.invalid', $2, true, '07:30', $1)",
+        "SE2321000000-3003",
+        [unit],
+    )
+    case_id, _ = await case_with_alert(service, unit)
+
+    saved = await put(service, plan_path(case_id, unit), a_plan("2026-03-10"), bearer([Role.REHABKOORDINATOR], [unit]))
+    alert_id = f"next-step:{saved.json()['planId']}:2026-03-10"
+    mailed = await eventually(lambda: service.pool.fetch("SELECT kind, due_date FROM mail_items WHERE alert_id = $1", alert_id))
+
+    assert [(row["kind"], row["due_date"]) for row in mailed] == [("NEXT_STEP", date(2026, 3, 10))]
