@@ -32,6 +32,7 @@ class AccessResource(StrEnum):
     REKO_STATUS = "REKO_STATUS"  # a case's REKO status at a unit, with its history
     CONSENT = "CONSENT"  # a patient's consent decisions at a unit (Samtycke)
     CONTACTS = "CONTACTS"  # a patient's contact log at a unit, notes included
+    REHABILITATION_PLAN = "REHABILITATION_PLAN"  # a patient's rehabilitation plan at a unit, every version
 
 
 def loggable_path(path: str) -> str:

@@ -1,4 +1,5 @@
-"""The coordinator's records of a case at a care unit: REKO status, consent, contacts (docs/casework.md).
+"""The coordinator's records of a case at a care unit: REKO status, consent, contacts, the
+rehabilitation plan and its next step (docs/casework.md).
 
 Every route names the care unit in its path; the user must act for it. The unit's coordinators
 (`REHABKOORDINATOR`) read and write, its doctors (`LAKARE`) read. Every answer that shows a record
@@ -36,6 +37,9 @@ from services.notifications.contact_log import (
     contact_refusal,
     parties_of,
 )
+from services.notifications.deliveries import SendingHours
+from services.notifications.next_step_alerts import NextStepAlerts
+from services.notifications.rehabilitation_plan import OWNER_TEXT, NextStep, NextStepOwner, PlanVersion, next_step_overdue, open_next_step
 from services.notifications.reko_status import REKO_CODES, RekoStatus, RekoStatusChange, current_status, reko_status_named, status_change
 from services.notifications.settings import NotificationsSettings
 from shared.access_log import AccessAction, AccessResource, record_access
@@ -50,6 +54,13 @@ NOT_THE_CASES_PATIENT = "patientpseudonymen hör inte till sjukfallet"
 UNKNOWN_PATIENT = "Sjukfallets patient är okänd vid vårdenheten."
 PATIENT_NEEDED = "krävs: sjukfallets patient är okänd vid vårdenheten"
 LONGEST_NOTE = 4000
+LONGEST_GOAL = 2000
+LONGEST_STEP = 500
+MOST_AGREED_STEPS = 30
+NO_PLAN = "Patienten har ingen rehabiliteringsplan vid vårdenheten."
+NO_OPEN_STEP = "Planen har inget nästa steg att markera som gjort."
+PLAN_CHANGED = "Planen har ändrats sedan den lästes. Läs den igen och gör ändringen på nytt."
+STEP_DONE_AFTER_TODAY = "Ett steg kan inte markeras som gjort efter dagens datum."
 REKO_STATUS_VALUES = ", ".join(f'"{status.value}"' for status in RekoStatus)
 
 # A patient pseudonym as intake makes it (docs/rules.md §3.4): nothing else, a personnummer least of all.
@@ -174,6 +185,83 @@ class ContactRequest(_Request):
     patient_pseudonym: Pseudonym | None = None
 
 
+StepText = Annotated[FreeText, Field(min_length=1, max_length=LONGEST_STEP)]
+
+
+class NextStepBody(_Request):
+    description: StepText
+    due_on: ReckonableDate
+    owner: NextStepOwner
+    done_on: ReckonableDate | None = None
+
+
+class PlanRequest(_Request):
+    goal: Annotated[FreeText, Field(max_length=LONGEST_GOAL)] = ""
+    agreed_steps: list[StepText] = Field(default_factory=list, max_length=MOST_AGREED_STEPS)
+    next_step: NextStepBody | None = None
+    # The version the change was made to; a plan changed since is refused (409) rather than overwritten.
+    expected_version: int | None = Field(default=None, ge=0)
+    patient_pseudonym: Pseudonym | None = None
+
+
+class StepDoneRequest(_Request):
+    done_on: ReckonableDate | None = None  # default: today
+
+
+class NextStepAnswer(_Camel):
+    description: str
+    due_on: date
+    owner: NextStepOwner
+    owner_text: str
+    done_on: date | None
+    # Its date has passed and it is not done (on the service clock's today).
+    overdue: bool
+
+
+class PlanVersionAnswer(_Camel):
+    version: int
+    case_id: str
+    goal: str
+    agreed_steps: tuple[str, ...]
+    next_step: NextStepAnswer | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class PlanAnswer(_Camel):
+    plan_id: str
+    care_unit_hsa_id: str
+    current: PlanVersionAnswer
+    # Every version, oldest first.
+    versions: tuple[PlanVersionAnswer, ...]
+
+
+def plan_answer(versions: list[PlanVersion], today: date) -> PlanAnswer:
+    def version_answer(plan: PlanVersion) -> PlanVersionAnswer:
+        step = plan.next_step
+        return PlanVersionAnswer(
+            version=plan.version,
+            case_id=plan.case_id,
+            goal=plan.goal,
+            agreed_steps=plan.agreed_steps,
+            next_step=NextStepAnswer(
+                description=step.description,
+                due_on=step.due_on,
+                owner=step.owner,
+                owner_text=OWNER_TEXT[step.owner],
+                done_on=step.done_on,
+                overdue=next_step_overdue(step, today),
+            )
+            if step
+            else None,
+            recorded_by=plan.recorded_by,
+            recorded_at=plan.recorded_at,
+        )
+
+    answers = tuple(version_answer(plan) for plan in versions)
+    return PlanAnswer(plan_id=versions[-1].plan_id, care_unit_hsa_id=versions[-1].care_unit_hsa_id, current=answers[-1], versions=answers)
+
+
 def consent_answer(case_id: str, care_unit_hsa_id: str, consents: list[ConsentRecord], on: date) -> ConsentAnswer:
     standing = consent_standing(consents, on)
     return ConsentAnswer(
@@ -231,9 +319,11 @@ async def _patient_named(conn: asyncpg.Connection, case_id: str, care_unit_hsa_i
     known = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
     if known is not None and named is not None and named != known:
         raise unprocessable_field("body.patientPseudonym", NOT_THE_CASES_PATIENT)
-    if known is None and named is not None:
-        await records.remember_patient_of_case(conn, case_id, care_unit_hsa_id, named)
-    return known or named
+    patient = known or named
+    if patient is not None:
+        # Kept with the unit's records, so the case still finds its patient once its alerts have moved on.
+        await records.remember_patient_of_case(conn, case_id, care_unit_hsa_id, patient)
+    return patient
 
 
 async def _known_patient(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str) -> str:
@@ -254,8 +344,9 @@ async def _patient_to_write_for(conn: asyncpg.Connection, case_id: str, care_uni
     return patient
 
 
-def router(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRouter:
+def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps: NextStepAlerts | None = None) -> APIRouter:
     api = APIRouter(tags=["casework"])
+    next_steps = next_steps or next_step_alerts(runtime, settings)
     authenticate = authenticator(settings.auth)
     reader = require_role_at_unit(authenticate, *READERS)
     writer = require_role_at_unit(authenticate, *WRITERS)
@@ -412,9 +503,134 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRoute
             await log(conn, user, care_unit_hsa_id, AccessResource.CONTACTS, patient, request, AccessAction.WRITE)
         return contact_answer(contact)
 
+    async def save_plan(
+        conn: asyncpg.Connection, request: Request, user: AuthenticatedUser, case_id: str, care_unit_hsa_id: str, patient: str, change: "PlanChange"
+    ) -> PlanAnswer:
+        """Store the plan's next version in the caller's transaction, withdrawing the alert of a step
+        done, moved or gone; the outbox row goes with it."""
+        head = await records.lock_plan_head(conn, patient, care_unit_hsa_id)
+        current = head.current_version if head else 0
+        if change.expected_version is not None and change.expected_version != current:
+            raise HTTPException(status.HTTP_409_CONFLICT, PLAN_CHANGED)
+        versions = await records.plan_versions(conn, patient, care_unit_hsa_id) if head else []
+        plan = change.version_after(
+            versions[-1] if versions else None,
+            case_id=case_id,
+            patient=patient,
+            care_unit_hsa_id=care_unit_hsa_id,
+            by=user.hsa_id,
+            at=runtime.clock.now(),
+        )
+        plan = plan.model_copy(update={"plan_id": head.plan_id if head else plan.plan_id, "version": current + 1})
+        outbox = next_steps.outbox()
+        still_open = await next_steps.follow_plan(conn, outbox, head, plan)
+        await records.save_plan_version(conn, plan, still_open)
+        await outbox.write(conn)
+        await log(conn, user, care_unit_hsa_id, AccessResource.REHABILITATION_PLAN, patient, request, AccessAction.WRITE)
+        return plan_answer([*versions, plan], runtime.clock.today())
+
+    @api.get("/units/{care_unit_hsa_id}/cases/{case_id}/plan", response_model=PlanAnswer, response_model_by_alias=True)
+    async def get_plan(
+        request: Request, care_unit_hsa_id: PathIdentifier, case_id: PathIdentifier, user: Annotated[AuthenticatedUser, Depends(reader)]
+    ) -> PlanAnswer:
+        """The patient's rehabilitation plan at the unit: the current version and every version, oldest
+        first. 404 when reko does not know the case's patient at the unit, or the patient has no plan there."""
+        async with runtime.pool.acquire() as conn:
+            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            versions = await records.plan_versions(conn, patient, care_unit_hsa_id)
+            if not versions:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, NO_PLAN)
+            await log(conn, user, care_unit_hsa_id, AccessResource.REHABILITATION_PLAN, patient, request, AccessAction.READ)
+        return plan_answer(versions, runtime.clock.today())
+
+    @api.put("/units/{care_unit_hsa_id}/cases/{case_id}/plan", response_model=PlanAnswer, response_model_by_alias=True)
+    async def set_plan(
+        request: Request,
+        care_unit_hsa_id: PathIdentifier,
+        case_id: PathIdentifier,
+        body: PlanRequest,
+        user: Annotated[AuthenticatedUser, Depends(writer)],
+    ) -> PlanAnswer:
+        """Record the plan as agreed with the patient now: a new version (the first creates the plan).
+        A next step whose date has passed raises a NEXT_STEP alert; a step done, moved or gone withdraws it."""
+        if body.next_step is not None and body.next_step.done_on is not None and body.next_step.done_on > runtime.clock.today():
+            raise unprocessable_field("body.nextStep.doneOn", STEP_DONE_AFTER_TODAY)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            patient = await _patient_to_write_for(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
+            return await save_plan(conn, request, user, case_id, care_unit_hsa_id, patient, PlanChange(body))
+
+    @api.post("/units/{care_unit_hsa_id}/cases/{case_id}/plan/next-step/done", response_model=PlanAnswer, response_model_by_alias=True)
+    async def next_step_done(
+        request: Request,
+        care_unit_hsa_id: PathIdentifier,
+        case_id: PathIdentifier,
+        body: StepDoneRequest,
+        user: Annotated[AuthenticatedUser, Depends(writer)],
+    ) -> PlanAnswer:
+        """Mark the plan's next step done (on `doneOn`, default today): a new version, which withdraws its alert.
+        409 when the plan has no next step still to be taken."""
+        today = runtime.clock.today()
+        done_on = body.done_on or today
+        if done_on > today:
+            raise unprocessable_field("body.doneOn", STEP_DONE_AFTER_TODAY)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            await records.lock_patient_at_unit(conn, patient, care_unit_hsa_id)
+            return await save_plan(conn, request, user, case_id, care_unit_hsa_id, patient, PlanChange(None, done_on=done_on))
+
     return api
 
 
+class PlanChange:
+    """A request's change of the plan: a whole new plan, or the current one with its next step done."""
+
+    def __init__(self, body: PlanRequest | None, *, done_on: date | None = None) -> None:
+        self.body = body
+        self.done_on = done_on
+        self.expected_version = body.expected_version if body else None
+
+    def version_after(self, current: PlanVersion | None, *, case_id: str, patient: str, care_unit_hsa_id: str, by: str, at: datetime) -> PlanVersion:
+        next_step: NextStep | None
+        if self.body is None:
+            step = open_next_step(current)
+            if current is None or step is None:
+                raise HTTPException(status.HTTP_409_CONFLICT, NO_PLAN if current is None else NO_OPEN_STEP)
+            goal, agreed_steps, next_step = current.goal, current.agreed_steps, step.model_copy(update={"done_on": self.done_on})
+        else:
+            asked = self.body.next_step
+            goal, agreed_steps = self.body.goal, tuple(self.body.agreed_steps)
+            next_step = NextStep(description=asked.description, due_on=asked.due_on, owner=asked.owner, done_on=asked.done_on) if asked else None
+        # The plan id and version are the head's: the caller sets them.
+        return PlanVersion(
+            plan_id=current.plan_id if current else str(uuid4()),
+            version=0,
+            case_id=case_id,
+            patient_pseudonym=patient,
+            care_unit_hsa_id=care_unit_hsa_id,
+            goal=goal,
+            agreed_steps=agreed_steps,
+            next_step=next_step,
+            recorded_by=by,
+            recorded_at=at,
+        )
+
+
+def next_step_alerts(runtime: ServiceRuntime, settings: NotificationsSettings) -> NextStepAlerts:
+    return NextStepAlerts(
+        runtime.topic(settings.topics.alerts),
+        runtime.clock,
+        f"urn:reko:{runtime.name}",
+        SendingHours(settings.mail.working_morning, settings.mail.quiet_from),
+    )
+
+
 def install(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRouter:
-    """The casework routes, for `create_app` to add."""
-    return router(runtime, settings)
+    """The casework routes, for `create_app` to add, and the periodic next-step check they rely on
+    (docs/casework.md §3.3), registered as a background task of the service."""
+    next_steps = next_step_alerts(runtime, settings)
+
+    async def next_step_check(runtime: ServiceRuntime) -> None:
+        await next_steps.run(runtime, settings.next_step_check_interval_seconds)
+
+    runtime.background(next_step_check)
+    return router(runtime, settings, next_steps)

@@ -1,17 +1,20 @@
-"""Notifications' casework tables: REKO status per case and unit, consent and contacts per patient and unit (docs/casework.md).
+"""Notifications' casework tables: REKO status per case and unit; consent, contacts and the
+rehabilitation plan per patient and unit (docs/casework.md).
 
 The functions that take many cases at once are for the worklist, which shows a whole unit's cases.
 """
 
 from __future__ import annotations
 
-from collections.abc import Collection, Iterable
+from collections.abc import Collection, Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date
 
 import asyncpg
 
 from services.notifications.consent import ConsentDecision, ConsentRecord, ConsentScope, consent_standing
 from services.notifications.contact_log import Contact, ContactKind, ContactParty
+from services.notifications.rehabilitation_plan import NextStep, NextStepOwner, PlanVersion, open_next_step
 from services.notifications.reko_status import RekoStatus, RekoStatusChange
 
 
@@ -190,3 +193,185 @@ async def last_contacts(conn: asyncpg.Connection, care_unit_hsa_id: str, patient
         list(patients),
     )
     return {row["patient_pseudonym"]: _contact(row) for row in rows}
+
+
+@dataclass(frozen=True)
+class PlanHead:
+    plan_id: str
+    current_version: int
+    # The NEXT_STEP alert open for the current next step, if any.
+    open_step_alert_id: str | None
+
+
+def _plan_version(row: asyncpg.Record, patient_pseudonym: str, care_unit_hsa_id: str) -> PlanVersion:
+    step = (
+        NextStep(
+            description=row["next_step_description"],
+            due_on=row["next_step_due_on"],
+            owner=NextStepOwner(row["next_step_owner"]),
+            done_on=row["next_step_done_on"],
+        )
+        if row["next_step_due_on"] is not None
+        else None
+    )
+    return PlanVersion(
+        plan_id=row["plan_id"],
+        version=row["version"],
+        case_id=row["case_id"],
+        patient_pseudonym=patient_pseudonym,
+        care_unit_hsa_id=care_unit_hsa_id,
+        goal=row["goal"],
+        agreed_steps=tuple(row["agreed_steps"]),
+        next_step=step,
+        recorded_by=row["recorded_by"],
+        recorded_at=row["recorded_at"],
+    )
+
+
+async def lock_plan_head(conn: asyncpg.Connection, patient_pseudonym: str, care_unit_hsa_id: str) -> PlanHead | None:
+    """The head of the patient's plan at the unit, locked until the transaction ends (the next-step
+    check passes over a locked plan); None when the patient has no plan there."""
+    row = await conn.fetchrow(
+        "SELECT plan_id, current_version, open_step_alert_id FROM rehabilitation_plans "
+        "WHERE care_unit_hsa_id = $1 AND patient_pseudonym = $2 FOR UPDATE",
+        care_unit_hsa_id,
+        patient_pseudonym,
+    )
+    return PlanHead(row["plan_id"], row["current_version"], row["open_step_alert_id"]) if row else None
+
+
+async def plan_versions(conn: asyncpg.Connection, patient_pseudonym: str, care_unit_hsa_id: str) -> list[PlanVersion]:
+    """Every version of the patient's plan at the unit, oldest first."""
+    rows = await conn.fetch(
+        "SELECT v.* FROM rehabilitation_plan_versions v JOIN rehabilitation_plans p USING (plan_id) "
+        "WHERE p.care_unit_hsa_id = $1 AND p.patient_pseudonym = $2 ORDER BY v.version",
+        care_unit_hsa_id,
+        patient_pseudonym,
+    )
+    return [_plan_version(row, patient_pseudonym, care_unit_hsa_id) for row in rows]
+
+
+async def current_plans(conn: asyncpg.Connection, care_unit_hsa_id: str, patients: Collection[str]) -> dict[str, PlanVersion]:
+    """For these patients at the unit, the current version of each one's plan (its next step with it);
+    a patient missing from the answer has no plan."""
+    rows = await conn.fetch(
+        "SELECT v.*, p.patient_pseudonym FROM rehabilitation_plans p "
+        "JOIN rehabilitation_plan_versions v ON v.plan_id = p.plan_id AND v.version = p.current_version "
+        "WHERE p.care_unit_hsa_id = $1 AND p.patient_pseudonym = ANY($2::text[])",
+        care_unit_hsa_id,
+        list(patients),
+    )
+    return {row["patient_pseudonym"]: _plan_version(row, row["patient_pseudonym"], care_unit_hsa_id) for row in rows}
+
+
+async def save_plan_version(conn: asyncpg.Connection, plan: PlanVersion, open_step_alert_id: str | None) -> None:
+    """Store a new version and make it the plan's current one; the caller holds the head's lock."""
+    step = open_next_step(plan)
+    await conn.execute(
+        "INSERT INTO rehabilitation_plans (plan_id, patient_pseudonym, care_unit_hsa_id, current_version, open_step_due_on, open_step_alert_id) "
+        "VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (plan_id) DO UPDATE SET current_version = excluded.current_version, "
+        "open_step_due_on = excluded.open_step_due_on, open_step_alert_id = excluded.open_step_alert_id",
+        plan.plan_id,
+        plan.patient_pseudonym,
+        plan.care_unit_hsa_id,
+        plan.version,
+        step.due_on if step else None,
+        open_step_alert_id,
+    )
+    next_step = plan.next_step
+    await conn.execute(
+        "INSERT INTO rehabilitation_plan_versions (plan_id, version, case_id, goal, agreed_steps, next_step_description, next_step_due_on, "
+        "next_step_owner, next_step_done_on, recorded_by, recorded_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        plan.plan_id,
+        plan.version,
+        plan.case_id,
+        plan.goal,
+        list(plan.agreed_steps),
+        next_step.description if next_step else None,
+        next_step.due_on if next_step else None,
+        next_step.owner.value if next_step else None,
+        next_step.done_on if next_step else None,
+        plan.recorded_by,
+        plan.recorded_at,
+    )
+
+
+async def claim_plans_awaiting_alert(conn: asyncpg.Connection, today: date, limit: int) -> list[PlanVersion]:
+    """The current versions of plans whose open next step's date has passed and that have no alert
+    open for it, locked; SKIP LOCKED lets a plan being changed (or another instance) keep its own."""
+    rows = await conn.fetch(
+        "SELECT v.*, p.patient_pseudonym, p.care_unit_hsa_id FROM rehabilitation_plans p "
+        "JOIN rehabilitation_plan_versions v ON v.plan_id = p.plan_id AND v.version = p.current_version "
+        "WHERE p.open_step_due_on < $1 AND p.open_step_alert_id IS NULL "
+        "ORDER BY p.open_step_due_on, p.plan_id LIMIT $2 FOR UPDATE OF p SKIP LOCKED",
+        today,
+        limit,
+    )
+    return [_plan_version(row, row["patient_pseudonym"], row["care_unit_hsa_id"]) for row in rows]
+
+
+async def mark_step_alerted(conn: asyncpg.Connection, plan_id: str, alert_id: str) -> None:
+    await conn.execute("UPDATE rehabilitation_plans SET open_step_alert_id = $2 WHERE plan_id = $1", plan_id, alert_id)
+
+
+async def patients_of_cases(conn: asyncpg.Connection, care_unit_hsa_id: str, case_ids: Collection[str]) -> dict[str, str]:
+    """For these cases at the unit, each one's patient as `patient_of_case` finds it; a case missing
+    from the answer is not known at the unit."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT ON (case_id) case_id, patient_pseudonym FROM ("
+        " SELECT case_id, patient_pseudonym, 0 AS preference, NULL::timestamptz AS updated_at FROM casework_case_patients"
+        " WHERE care_unit_hsa_id = $1 AND case_id = ANY($2::text[])"
+        " UNION ALL"
+        " SELECT case_id, patient_pseudonym, 1, updated_at FROM alerts"
+        " WHERE care_unit_hsa_id = $1 AND case_id = ANY($2::text[]) AND patient_pseudonym IS NOT NULL"
+        ") AS known ORDER BY case_id, preference, updated_at DESC",
+        care_unit_hsa_id,
+        list(case_ids),
+    )
+    return {row["case_id"]: row["patient_pseudonym"] for row in rows}
+
+
+@dataclass(frozen=True)
+class CaseworkOfCase:
+    """What the worklist shows of the coordinator's records for one case at one unit."""
+
+    case_id: str
+    patient_pseudonym: str | None
+    reko_status: RekoStatus
+    reko_status_change: RekoStatusChange | None
+    consents: Mapping[ConsentScope, ConsentRecord | None]
+    plan: PlanVersion | None
+    last_contact: Contact | None
+
+    @property
+    def next_step(self) -> NextStep | None:
+        """The plan's next step while it is still to be taken."""
+        return open_next_step(self.plan)
+
+
+async def casework_of_cases(conn: asyncpg.Connection, care_unit_hsa_id: str, case_ids: Collection[str], on: date) -> dict[str, CaseworkOfCase]:
+    """For these cases at the unit, in a few queries whatever their number: the REKO status, the
+    patient's consent per scope in force on `on`, the current plan with its next step, and the last
+    contact. A case whose patient is not known at the unit has its REKO status and nothing else.
+    The caller writes the access-log row for what it shows."""
+    patients = await patients_of_cases(conn, care_unit_hsa_id, case_ids)
+    known = sorted(set(patients.values()))
+    statuses = await current_reko_statuses(conn, care_unit_hsa_id, case_ids)
+    consents = await consents_in_force(conn, care_unit_hsa_id, known, on)
+    plans = await current_plans(conn, care_unit_hsa_id, known)
+    contacts = await last_contacts(conn, care_unit_hsa_id, known)
+    no_consent: dict[ConsentScope, ConsentRecord | None] = dict.fromkeys(ConsentScope)
+    summaries = {}
+    for case_id in case_ids:
+        patient = patients.get(case_id)
+        change = statuses.get(case_id)
+        summaries[case_id] = CaseworkOfCase(
+            case_id=case_id,
+            patient_pseudonym=patient,
+            reko_status=change.status if change else RekoStatus.NONE,
+            reko_status_change=change,
+            consents=consents.get(patient, no_consent) if patient else no_consent,
+            plan=plans.get(patient) if patient else None,
+            last_contact=contacts.get(patient) if patient else None,
+        )
+    return summaries

@@ -83,3 +83,5 @@ class NotificationsSettings(ServiceSettings):
 
     mail: MailSettings = MailSettings()
     webhooks: WebhookSettings = WebhookSettings()
+    # How often (real seconds) the next-step check looks for plans whose next step fell overdue (docs/casework.md §3.3).
+    next_step_check_interval_seconds: float = Field(default=1.0, gt=0)

@@ -18,6 +18,8 @@ class AlertState(StrEnum):
 
 # An alert about a case's risk of long sick leave rather than a milestone.
 RISK_FLAG_ALERT_KIND = "RISK_FLAG"
+# An alert about the next step of the patient's rehabilitation plan, whose date has passed.
+NEXT_STEP_ALERT_KIND = "NEXT_STEP"
 
 
 class AlertChanged(EventData):
@@ -25,11 +27,13 @@ class AlertChanged(EventData):
     care_unit_hsa_id: str
     addressed_to: str
     case_id: str
-    # A milestone kind (`CHAIN_DAY_90`, `RETURN_TO_WORK_PLAN`, ...) or `RISK_FLAG`.
+    # A milestone kind (`CHAIN_DAY_90`, `RETURN_TO_WORK_PLAN`, ...), `RISK_FLAG` or `NEXT_STEP`.
     kind: str
-    # Milestone alerts: the milestone's status and due date.
+    # Milestone alerts: the milestone's status and due date; next-step alerts: the step's date.
     milestone_status: str | None = None
     due_date: date | None = None
+    # Next-step alerts: who the plan names to take the step (`REHABKOORDINATOR`, `PATIENT`, ...).
+    next_step_owner: str | None = None
     # Risk alerts: the level and the reason codes that make it.
     risk_level: str | None = None
     reason_codes: tuple[str, ...] = ()

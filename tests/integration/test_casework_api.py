@@ -1,10 +1,13 @@
 """The coordinator's records of a case (docs/casework.md) through notifications' HTTP API, with the
-service running on a real PostgreSQL and broker: who reads and who sets, the history, the access log."""
+service running on a real PostgreSQL and broker: who reads and who sets, the history, the access
+log, consent guarding contacts, and the next step's alert on the alerts topic."""
 
 from __future__ import annotations
 
+import asyncio
+import time as wall_clock
 import uuid
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, time, timedelta
 from typing import Any
@@ -12,6 +15,7 @@ from typing import Any
 import asyncpg
 import httpx
 import pytest
+from structlog.testing import capture_logs
 
 from reko.stack import create_database
 from services.notifications.app import create_app
@@ -20,6 +24,7 @@ from shared.auth import AuthSettings, Role, issue_token
 from shared.clock import STOCKHOLM
 from shared.db import create_pool
 from shared.settings import Topics
+from tests.support import read_topic
 
 pytestmark = pytest.mark.integration
 
@@ -53,6 +58,7 @@ async def service(kafka_bootstrap: str, postgres_server_url: str) -> AsyncIterat
         topics=topics,
         consumer_group_prefix=f"{name}.",
         clock=f"fixed:{NOW.isoformat()}",
+        next_step_check_interval_seconds=0.1,
         auth=AuthSettings(jwt_secret=SECRET),  # type: ignore[arg-type]  # why: pydantic coerces the plain secret
         log_format="json",
     )
@@ -421,3 +427,295 @@ async def test_the_consents_and_last_contacts_of_many_patients_are_read_at_once(
     assert {scope for scope, decision in consents[first_patient].items() if decision} == {ConsentScope.COORDINATION, ConsentScope.EMPLOYER}
     assert set(consents[second_patient].values()) == {None}
     assert list(contacts) == [first_patient] and contacts[first_patient].kind.value == "TREPARTSSAMTAL"
+
+
+# --- plan, next step and its alert ----------------------------------------------------------------
+
+STEP_TEXT = "Ring chefen om anpassade arbetsuppgifter"
+
+
+def plan_path(case_id: str, unit: str = UNIT_A) -> str:
+    return f"/units/{unit}/cases/{case_id}/plan"
+
+
+def a_plan(due_on: str | None = "2026-03-10", **changes: Any) -> dict[str, Any]:
+    step = {"description": STEP_TEXT, "dueOn": due_on, "owner": "REHABKOORDINATOR"} if due_on else None
+    return {"goal": "Åter i arbete på halvtid i maj", "agreedSteps": ["Kartläggning", "Trepartssamtal"], "nextStep": step, **changes}
+
+
+async def eventually(check: Callable[[], Awaitable[Any]], timeout: float = 15.0) -> Any:  # noqa: ASYNC109 - a deadline between polls
+    deadline = wall_clock.monotonic() + timeout
+    while True:
+        result = await check()
+        if result or wall_clock.monotonic() > deadline:
+            return result
+        await asyncio.sleep(0.1)
+
+
+async def stored_alerts(service: Service, case_id: str) -> dict[str, tuple[str, str | None]]:
+    rows = await service.pool.fetch("SELECT alert_id, state, patient_pseudonym FROM alerts WHERE case_id = $1 AND kind = 'NEXT_STEP'", case_id)
+    return {row["alert_id"]: (row["state"], row["patient_pseudonym"]) for row in rows}
+
+
+async def published_alerts(service: Service, case_id: str) -> list[dict[str, Any]]:
+    """What reached the alerts topic about the case's next steps, once the outbox is drained."""
+    assert await eventually(lambda: service.pool.fetchval("SELECT count(*) = 0 FROM outbox_pending"))
+    records = await read_topic(service.bootstrap_servers, service.topics.name(service.topics.alerts))
+    return [
+        record.json()["data"] for record in records if record.json()["data"]["caseId"] == case_id and record.json()["data"]["kind"] == "NEXT_STEP"
+    ]
+
+
+async def test_the_plan_is_versioned_with_who_and_when_and_its_reads_logged(service):
+    case_id, patient = await case_with_alert(service)
+
+    first = await put(service, plan_path(case_id), a_plan("2026-04-01"))
+    second = await put(
+        service, plan_path(case_id), a_plan("2026-04-08", expectedVersion=1), bearer([Role.REHABKOORDINATOR], [UNIT_A], sub=OTHER_COORDINATOR)
+    )
+    stale = await put(service, plan_path(case_id), a_plan("2026-04-09", expectedVersion=1))
+    answer = (await service.http.get(plan_path(case_id), headers=DOCTOR_A)).json()
+
+    assert (first.status_code, second.status_code, stale.status_code) == (200, 200, 409), first.text
+    assert stale.json()["detail"] == "Planen har ändrats sedan den lästes. Läs den igen och gör ändringen på nytt."
+    assert answer["current"]["version"] == 2
+    assert answer["current"]["nextStep"] == {
+        "description": STEP_TEXT,
+        "dueOn": "2026-04-08",
+        "owner": "REHABKOORDINATOR",
+        "ownerText": "rehabkoordinatorn",
+        "doneOn": None,
+        "overdue": False,
+    }
+    assert [(version["version"], version["recordedBy"], version["nextStep"]["dueOn"]) for version in answer["versions"]] == [
+        (1, COORDINATOR, "2026-04-01"),
+        (2, OTHER_COORDINATOR, "2026-04-08"),
+    ]
+    rows = await access_rows(service, case_id)
+    assert [(row["resource"], row["action"]) for row in rows] == [("REHABILITATION_PLAN", "WRITE")] * 2 + [("REHABILITATION_PLAN", "READ")]
+    assert {tuple(row["patient_pseudonyms"]) for row in rows} == {(patient,)}
+
+
+async def test_an_overdue_next_step_opens_one_next_step_alert_announced_once_and_marking_it_done_withdraws_it(service):
+    case_id, patient = await case_with_alert(service)
+
+    saved = await put(service, plan_path(case_id), a_plan("2026-03-10"))
+    alert_id = f"next-step:{saved.json()['planId']}:2026-03-10"
+    opened = await eventually(lambda: stored_alerts(service, case_id))
+    await asyncio.sleep(0.5)  # a few more rounds of the check: none may open it again
+    shown = (await service.http.get(f"/units/{UNIT_A}/alerts", params={"state": "OPEN"}, headers=COORDINATOR_A)).json()
+    done = await service.http.post(f"{plan_path(case_id)}/next-step/done", json={}, headers=COORDINATOR_A)
+
+    assert saved.json()["current"]["nextStep"]["overdue"] is True
+    assert opened == {alert_id: ("OPEN", patient)}
+    assert [alert["alertId"] for alert in shown if alert["kind"] == "NEXT_STEP" and alert["caseId"] == case_id] == [alert_id]
+    assert done.status_code == 200, done.text
+    assert done.json()["current"]["nextStep"]["doneOn"] == TODAY.isoformat()
+    assert await stored_alerts(service, case_id) == {alert_id: ("WITHDRAWN", patient)}
+    published = await published_alerts(service, case_id)
+    assert [(alert["alertId"], alert["state"], alert["announce"]) for alert in published] == [
+        (alert_id, "OPEN", True),
+        (alert_id, "WITHDRAWN", False),
+    ]
+    assert published[0]["dueDate"] == "2026-03-10" and published[0]["nextStepOwner"] == "REHABKOORDINATOR"
+    assert not any(STEP_TEXT in str(alert) or "halvtid" in str(alert) for alert in published)
+
+
+async def test_a_moved_step_withdraws_its_alert_and_opens_one_for_the_new_date_and_moving_back_announces_nothing(service):
+    case_id, _ = await case_with_alert(service)
+    plan_id = (await put(service, plan_path(case_id), a_plan("2026-03-10"))).json()["planId"]
+    first, second = f"next-step:{plan_id}:2026-03-10", f"next-step:{plan_id}:2026-03-12"
+    await eventually(lambda: stored_alerts(service, case_id))
+
+    await put(service, plan_path(case_id), a_plan("2026-03-12"))
+    await eventually(lambda: _has(stored_alerts(service, case_id), second))
+    await put(service, plan_path(case_id), a_plan("2026-03-10"))
+    await eventually(lambda: _state_is(stored_alerts(service, case_id), first, "OPEN"))
+    await put(service, plan_path(case_id), {**a_plan("2026-03-10"), "goal": "Åter i arbete på heltid"})
+    await asyncio.sleep(0.5)
+
+    published = [(alert["alertId"], alert["state"], alert["announce"]) for alert in await published_alerts(service, case_id)]
+    assert published == [
+        (first, "OPEN", True),
+        (first, "WITHDRAWN", False),
+        (second, "OPEN", True),
+        (second, "WITHDRAWN", False),
+        (first, "OPEN", False),
+    ]
+
+
+async def _has(alerts: Awaitable[dict[str, Any]], alert_id: str) -> bool:
+    return alert_id in await alerts
+
+
+async def _state_is(alerts: Awaitable[dict[str, tuple[str, str | None]]], alert_id: str, state: str) -> bool:
+    return (await alerts).get(alert_id, ("", None))[0] == state
+
+
+async def test_a_step_not_yet_overdue_or_already_done_raises_no_alert(service):
+    today_case, _ = await case_with_alert(service)
+    done_case, _ = await case_with_alert(service)
+
+    await put(service, plan_path(today_case), a_plan(TODAY.isoformat()))
+    done_plan = a_plan("2026-03-01")
+    done_plan["nextStep"]["doneOn"] = "2026-03-02"
+    await put(service, plan_path(done_case), done_plan)
+    await asyncio.sleep(0.5)
+
+    assert await stored_alerts(service, today_case) == {}
+    assert await stored_alerts(service, done_case) == {}
+
+
+async def test_a_doctor_reads_the_plan_but_cannot_change_it_and_another_units_coordinator_gets_403(service):
+    case_id, _ = await case_with_alert(service)
+    await put(service, plan_path(case_id), a_plan("2026-04-01"))
+    logged = len(await access_rows(service, case_id))
+
+    answers = [
+        await put(service, plan_path(case_id), a_plan("2026-04-02"), DOCTOR_A),
+        await service.http.post(f"{plan_path(case_id)}/next-step/done", json={}, headers=DOCTOR_A),
+        await service.http.get(plan_path(case_id), headers=COORDINATOR_B),
+        await put(service, plan_path(case_id), a_plan("2026-04-02"), COORDINATOR_B),
+    ]
+
+    assert [answer.status_code for answer in answers] == [403] * 4
+    assert STEP_TEXT not in "".join(answer.text for answer in answers)
+    assert len(await access_rows(service, case_id)) == logged
+    assert (await service.http.get(plan_path(case_id), headers=DOCTOR_A)).json()["current"]["version"] == 1
+
+
+async def test_no_plan_is_a_404_and_a_step_done_without_an_open_step_a_409(service):
+    case_id, _ = await case_with_alert(service)
+
+    missing = await service.http.get(plan_path(case_id), headers=COORDINATOR_A)
+    no_plan = await service.http.post(f"{plan_path(case_id)}/next-step/done", json={}, headers=COORDINATOR_A)
+    await put(service, plan_path(case_id), a_plan(None))
+    no_step = await service.http.post(f"{plan_path(case_id)}/next-step/done", json={}, headers=COORDINATOR_A)
+    future = await service.http.post(f"{plan_path(case_id)}/next-step/done", json={"doneOn": "2026-03-16"}, headers=COORDINATOR_A)
+
+    assert (missing.status_code, missing.json()["detail"]) == (404, "Patienten har ingen rehabiliteringsplan vid vårdenheten.")
+    assert no_plan.status_code == 409
+    assert (no_step.status_code, no_step.json()["detail"]) == (409, "Planen har inget nästa steg att markera som gjort.")
+    assert future.status_code == 422
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"nextStep": {"description": "", "dueOn": "2026-03-10", "owner": "PATIENT"}},
+        {"nextStep": {"description": "x", "dueOn": "2026-03-10", "owner": "GRANNEN"}},
+        {"nextStep": {"description": "x", "dueOn": "2300-01-01", "owner": "PATIENT"}},
+        {"nextStep": {"description": "x", "dueOn": "2026-03-10", "owner": "PATIENT", "doneOn": "2026-03-16"}},
+        {"goal": "x" * 2001},
+        {"agreedSteps": ["ok", "nul \x00"]},
+        {"expectedVersion": -1},
+    ],
+    ids=["empty step", "unknown owner", "outside the calendar", "done after today", "goal too long", "NUL in a step", "negative version"],
+)
+async def test_a_bad_plan_is_a_422_and_stores_nothing(service, change):
+    case_id, _ = await case_with_alert(service)
+
+    response = await put(service, plan_path(case_id), {**a_plan(), **change})
+
+    assert response.status_code == 422, response.text
+    assert "GRANNEN" not in response.text
+    assert (await service.http.get(plan_path(case_id), headers=COORDINATOR_A)).status_code == 404
+
+
+async def test_the_current_plans_and_next_steps_of_many_patients_are_read_at_once(service):
+    from services.notifications.casework_repository import current_plans
+
+    (first, first_patient), (_, second_patient) = await case_with_alert(service), await case_with_alert(service)
+    await put(service, plan_path(first), a_plan("2026-04-01"))
+    await put(service, plan_path(first), a_plan("2026-04-15"))
+
+    async with service.pool.acquire() as conn:
+        plans = await current_plans(conn, UNIT_A, [first_patient, second_patient])
+
+    assert list(plans) == [first_patient]
+    step = plans[first_patient].next_step
+    assert plans[first_patient].version == 2 and step is not None and step.due_on == date(2026, 4, 15)
+
+
+async def test_the_casework_of_many_cases_is_read_at_once_for_the_worklist(service):
+    from services.notifications.casework_repository import casework_of_cases
+    from services.notifications.consent import ConsentScope
+
+    (first, first_patient), (second, _) = await case_with_alert(service), await case_with_alert(service)
+    unknown = new_case()
+    await put(service, reko_path(first), {"status": "Aktiv"})
+    await put(service, reko_path(unknown), {"status": "Kontaktad"})
+    await post(service, consent_path(first), {"scopes": ["COORDINATION", "EMPLOYER"], "decision": "GIVEN", "decidedOn": "2026-03-01"})
+    await post(service, contacts_path(first), {"kind": "TREPARTSSAMTAL", "contactOn": "2026-03-09"})
+    await put(service, plan_path(first), a_plan("2026-04-01"))
+
+    async with service.pool.acquire() as conn:
+        casework = await casework_of_cases(conn, UNIT_A, [first, second, unknown], TODAY)
+
+    assert (casework[first].patient_pseudonym, casework[first].reko_status.value) == (first_patient, "Aktiv")
+    assert {scope for scope, decision in casework[first].consents.items() if decision} == {ConsentScope.COORDINATION, ConsentScope.EMPLOYER}
+    step = casework[first].next_step
+    assert step is not None and step.due_on == date(2026, 4, 1)
+    assert casework[first].last_contact is not None and casework[first].last_contact.kind.value == "TREPARTSSAMTAL"
+    assert (casework[second].reko_status.value, casework[second].plan, casework[second].last_contact) == ("-", None, None)
+    assert (casework[unknown].patient_pseudonym, casework[unknown].reko_status.value) == (None, "Kontaktad")
+    assert set(casework[unknown].consents.values()) == {None}
+
+
+async def test_notes_and_plan_texts_reach_no_log_line(service, caplog):
+    case_id, _ = await case_with_alert(service)
+    marker = f"hemlig-{uuid.uuid4().hex[:8]}"
+    await post(service, consent_path(case_id), {"scopes": ["COORDINATION"], "decision": "GIVEN", "decidedOn": "2026-03-01"})
+
+    with capture_logs() as service_logs:
+        await post(service, contacts_path(case_id), {"kind": "KARTLAGGNINGSSAMTAL", "contactOn": "2026-03-02", "note": marker})
+        await post(service, contacts_path(case_id), {"kind": "TREPARTSSAMTAL", "contactOn": "2026-03-02", "note": marker})
+        await post(service, contacts_path(case_id), {"kind": "KARTLAGGNINGSSAMTAL", "contactOn": "2026-03-02", "note": marker + "\x00"})
+        await put(service, plan_path(case_id), {"goal": marker, "nextStep": {"description": marker, "dueOn": "2026-03-01", "owner": "PATIENT"}})
+        await eventually(lambda: stored_alerts(service, case_id))
+        await service.http.get(contacts_path(case_id), headers=COORDINATOR_A)
+        await service.http.get(contacts_path(case_id), headers={"authorization": "Bearer not-a-token"})
+
+    assert any(entry["event"] == "request not authenticated" for entry in service_logs)  # the service's log lines are what was read
+    assert marker not in str(service_logs) + caplog.text
+    assert not any(marker in str(alert) for alert in await published_alerts(service, case_id))
+
+
+async def test_two_next_step_checks_at_once_open_each_overdue_step_once(service):
+    from services.notifications.next_step_alerts import NextStepAlerts
+    from shared.clock import FixedClock
+
+    cases = [await case_with_alert(service) for _ in range(12)]
+    for case_id, _ in cases:
+        await put(service, plan_path(case_id), a_plan("2026-03-20"))
+    # The service's own check runs on 15 March, when these steps are not yet due; two checks of a later day race for them.
+    later = FixedClock(datetime.combine(date(2026, 3, 25), time(12), tzinfo=STOCKHOLM))
+    checks = [NextStepAlerts(service.topics.name(service.topics.alerts), later, "urn:reko:notifications") for _ in range(2)]
+
+    async def drain(check: NextStepAlerts) -> None:
+        # The test's pool has two connections: the two checks' transactions run side by side.
+        while await check.check_once(service.pool, limit=2) == 2:  # noqa: ASYNC110 - not waiting for a condition: each round does the work
+            await asyncio.sleep(0)
+
+    await asyncio.gather(*(drain(check) for check in checks))
+
+    published = [alert for case_id, _ in cases for alert in await published_alerts(service, case_id)]
+    assert sorted(alert["caseId"] for alert in published) == sorted(case_id for case_id, _ in cases)
+    assert all(alert["announce"] and alert["state"] == "OPEN" for alert in published)
+
+
+async def test_an_overdue_next_step_reaches_the_coordinators_mail_like_any_alert(service):
+    unit = "SE2321000000-1003"
+    await service.pool.execute(
+        "INSERT INTO coordinator_contact_preferences (coordinator_hsa_id, email, care_unit_hsa_ids, immediate, digest_time, updated_by) "
+        "VALUES ($1, 'koordinator@example.invalid', $2, true, '07:30', $1)",
+        "SE2321000000-3003",
+        [unit],
+    )
+    case_id, _ = await case_with_alert(service, unit)
+
+    saved = await put(service, plan_path(case_id, unit), a_plan("2026-03-10"), bearer([Role.REHABKOORDINATOR], [unit]))
+    alert_id = f"next-step:{saved.json()['planId']}:2026-03-10"
+    mailed = await eventually(lambda: service.pool.fetch("SELECT kind, due_date FROM mail_items WHERE alert_id = $1", alert_id))
+
+    assert [(row["kind"], row["due_date"]) for row in mailed] == [("NEXT_STEP", date(2026, 3, 10))]

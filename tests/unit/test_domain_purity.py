@@ -31,6 +31,7 @@ DOMAIN_MODULES = [
     "services/notifications/consent.py",
     "services/notifications/contact_log.py",
     "services/notifications/deliveries.py",
+    "services/notifications/rehabilitation_plan.py",
     "services/stats/statistics.py",
 ]
 
