@@ -24,6 +24,10 @@ DOMAIN_MODULES = [
     "services/milestones/what_if.py",
     "services/notifications/alert.py",
     "services/stats/statistics.py",
+    "services/stats/suppression.py",
+    "services/stats/reports.py",
+    "services/stats/queries.py",
+    "services/stats/listings.py",
 ]
 
 FORBIDDEN = [
