@@ -122,7 +122,7 @@ def suppressed_window(
 
 
 class Cell(Model):
-    value: float | None
+    value: int | float | None
     suppressed: bool = False
     # The cell's share of the row's women and men (docs/statistics.md §2); none for UNKNOWN and TOTAL.
     share: float | None = None

@@ -195,3 +195,15 @@ async def test_the_first_endpoints_answer_as_before(client):
         "UNKNOWN": 0,
     }
     assert len((await client.get("/ongoing", params={"on": "2026-03-15"}, headers=REGION)).json()) == 3
+
+
+async def test_the_command_loads_a_listing_file_into_the_database(database_url):
+    from services.stats.__main__ import load_listings
+
+    loaded = await load_listings(StatsSettings(database_url=database_url), f"careUnitHsaId,month,sex,listed\n{NORTH},2026-03,TOTAL,3000\n")
+
+    assert loaded == 1
+    pool = await create_pool(database_url, "stats", size=1)
+    async with pool.acquire() as conn:
+        assert await repository.listings_of(conn, [date(2026, 3, 1)]) == {date(2026, 3, 1): {(NORTH, "TOTAL"): 3000}}
+    await pool.close()

@@ -33,6 +33,10 @@ DOMAIN_MODULES = [
     "services/notifications/deliveries.py",
     "services/notifications/rehabilitation_plan.py",
     "services/stats/statistics.py",
+    "services/stats/suppression.py",
+    "services/stats/reports.py",
+    "services/stats/queries.py",
+    "services/stats/listings.py",
 ]
 
 FORBIDDEN = [
