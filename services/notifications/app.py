@@ -20,4 +20,6 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     )
     handlers.register(runtime, settings)
     delivery_worker.register(runtime, settings)
-    return runtime.http_app(routers=[api.router(runtime, settings), channels_api.router(runtime, settings)])
+    return runtime.http_app(
+        routers=[api.router(runtime, settings), channels_api.router(runtime, settings), channels_api.webhook_router(runtime, settings)]
+    )

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import http.server
 import socket
 import threading
 from collections.abc import Iterator, Sequence
@@ -15,6 +16,7 @@ from typing import Any
 import asyncpg
 from aiosmtpd.controller import Controller
 
+from services.notifications import webhooks
 from services.notifications.handlers import Alerter
 from shared.clock import STOCKHOLM
 from shared.consumer import ApplyContext, Incoming
@@ -136,3 +138,64 @@ async def apply_alerts(
             incoming = [Incoming(f"e-{index}-{event.case_id}", event, None) for index, event in enumerate(events)]
             await apply(context, incoming)  # type: ignore[operator]  # why: the loop pairs each list with its own apply step
             await outbox.write(conn)
+
+
+@dataclass
+class ReceivedCall:
+    headers: dict[str, str]
+    body: bytes
+    verified: bool
+
+
+class WebhookReceiver:
+    """A local HTTP receiver that verifies each call's signature and answers `statuses` in turn (then 200)."""
+
+    def __init__(self, secret_of: Any, statuses: Sequence[int] = ()) -> None:
+        self.calls: list[ReceivedCall] = []
+        self._statuses = list(statuses)
+        self._secret_of = secret_of
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                verified = webhooks.verify(receiver._secret_of(), headers, body)
+                with receiver._lock:
+                    receiver.calls.append(ReceivedCall(headers, body, verified))
+                    status = receiver._statuses.pop(0) if receiver._statuses else 200
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self._lock = threading.Lock()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/reko-hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SilentReceiver:
+    """Accepts connections and never answers: every call to it runs into its timeout."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(100)
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/never"
+
+    def __enter__(self) -> SilentReceiver:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._socket.close()
