@@ -68,7 +68,8 @@ class ChannelPolicy:
 
     @property
     def lease_seconds(self) -> float:
-        return self.attempt_timeout_seconds + 30.0
+        # Longer than a try may take, so only a crashed worker's delivery is taken again, a few seconds after.
+        return self.attempt_timeout_seconds + 5.0
 
 
 class ChannelWorker:

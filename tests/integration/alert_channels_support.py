@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -54,12 +56,16 @@ class Mailbox:
 
     messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # How long the server takes over each mail before it answers.
+    delay_seconds: float = 0.0
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), message))
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -71,8 +77,8 @@ class Mailbox:
             return [message for _, message in self.messages]
 
 
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
+def smtp_server(delay_seconds: float = 0.0) -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox(delay_seconds=delay_seconds)
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -150,7 +156,7 @@ class ReceivedCall:
 class WebhookReceiver:
     """A local HTTP receiver that verifies each call's signature and answers `statuses` in turn (then 200)."""
 
-    def __init__(self, secret_of: Any, statuses: Sequence[int] = ()) -> None:
+    def __init__(self, secret_of: Any, statuses: Sequence[int] = (), delay_seconds: float = 0.0) -> None:
         self.calls: list[ReceivedCall] = []
         self._statuses = list(statuses)
         self._secret_of = secret_of
@@ -164,6 +170,7 @@ class WebhookReceiver:
                 with receiver._lock:
                     receiver.calls.append(ReceivedCall(headers, body, verified))
                     status = receiver._statuses.pop(0) if receiver._statuses else 200
+                time.sleep(delay_seconds)
                 self.send_response(status)
                 self.send_header("content-length", "0")
                 self.end_headers()
