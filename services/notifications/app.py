@@ -29,5 +29,6 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             casework_api.install(runtime, settings),
             coordinators_api.router(runtime, settings),
             channels_api.router(runtime, settings),
+            channels_api.webhook_router(runtime, settings),
         ]
     )

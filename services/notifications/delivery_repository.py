@@ -21,8 +21,10 @@ from services.notifications.deliveries import (
     SendingHours,
     SubscriptionScope,
     WebhookSubscription,
+    mail_mode,
     plan_deliveries,
 )
+from shared.clock import STOCKHOLM
 from shared.db import columns
 
 EMAIL = "EMAIL"
@@ -158,10 +160,11 @@ async def record_deliveries(conn: asyncpg.Connection, transitions: Sequence[Aler
     """The mail lines and webhook deliveries of a batch's alert changes, in the transaction that stores the alerts."""
     if not transitions:
         return
-    units = sorted({transition.after.care_unit_hsa_id for transition in transitions})
-    day = now.date()
-    recipients = {unit: await recipients_for_unit(conn, unit, day) for unit in units}
-    active = [stored.subscription for stored in await subscriptions(conn, units)]
+    # Most changes mail nobody (updates, withdrawals): only the units of those that do are asked for their recipients.
+    mailed_units = sorted({transition.after.care_unit_hsa_id for transition in transitions if mail_mode(transition) is not None})
+    day = now.astimezone(STOCKHOLM).date()
+    recipients = {unit: await recipients_for_unit(conn, unit, day) for unit in mailed_units}
+    active = [stored.subscription for stored in await subscriptions(conn, {transition.after.care_unit_hsa_id for transition in transitions})]
     plan = plan_deliveries(transitions, recipients, active, now, hours)
     immediate = [(uuid.uuid4(), item) for item in plan.mail_items if item.immediate]
     rows: list[tuple[Any, ...]] = [

@@ -14,13 +14,15 @@ from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 import asyncpg
+import httpx
 import structlog
 from prometheus_client import CollectorRegistry, Counter, Gauge
 
-from services.notifications import delivery_repository, mail
+from services.notifications import delivery_repository, mail, webhooks
 from services.notifications.deliveries import mail_text, retry_delay_seconds
-from services.notifications.delivery_repository import EMAIL, ClaimedDelivery
-from services.notifications.settings import MailSettings, NotificationsSettings
+from services.notifications.delivery_repository import EMAIL, WEBHOOK, ClaimedDelivery
+from services.notifications.settings import MailSettings, NotificationsSettings, WebhookSettings
+from services.notifications.webhooks import WebhookRefused
 from shared.clock import Clock
 from shared.retry import TRANSIENT_ERRORS, Backoff
 from shared.service import ServiceRuntime
@@ -66,7 +68,8 @@ class ChannelPolicy:
 
     @property
     def lease_seconds(self) -> float:
-        return self.attempt_timeout_seconds + 30.0
+        # Longer than a try may take, so only a crashed worker's delivery is taken again, a few seconds after.
+        return self.attempt_timeout_seconds + 5.0
 
 
 class ChannelWorker:
@@ -142,14 +145,10 @@ class ChannelWorker:
 
 
 def _reason(problem: BaseException) -> str:
-    if isinstance(problem, TimeoutError):
-        return "timed out"
-    text = str(problem) if isinstance(problem, PermanentFailure | DeliveryRefused) else ""
-    return text or mail.failure_reason(problem)
-
-
-class DeliveryRefused(Exception):
-    """A receiver said no (an HTTP status, an SMTP code); the message is the reason, safe to store."""
+    """Why a try failed, in words of our own (a status, a class, a timeout): never what a receiver wrote back."""
+    if isinstance(problem, PermanentFailure | WebhookRefused | TimeoutError):
+        return str(problem) or "timed out"
+    return mail.failure_reason(problem)
 
 
 # --- the mail channel --------------------------------------------------------------------------
@@ -186,6 +185,34 @@ def mail_worker(pool: Callable[[], asyncpg.Pool], clock: Clock, settings: MailSe
     return ChannelWorker(pool, clock, policy, mail_sender(pool, clock, settings), metrics, before_claim=gather, enabled=lambda: bool(settings.host))
 
 
+# --- the webhook channel -----------------------------------------------------------------------
+
+
+def webhook_sender(client: httpx.AsyncClient, settings: WebhookSettings) -> Deliver:
+    async def deliver(delivery: ClaimedDelivery) -> None:
+        if delivery.secret is None:
+            raise PermanentFailure("the subscription was deleted")
+        await webhooks.call(client, delivery.address, delivery.secret, delivery.delivery_id, delivery.payload or {}, settings.timeout_seconds)
+
+    return deliver
+
+
+def webhook_worker(
+    pool: Callable[[], asyncpg.Pool], clock: Clock, settings: WebhookSettings, metrics: ChannelMetrics, client: httpx.AsyncClient
+) -> ChannelWorker:
+    policy = ChannelPolicy(
+        channel=WEBHOOK,
+        max_attempts=settings.max_attempts,
+        retry_initial_seconds=settings.retry_initial_seconds,
+        retry_max_seconds=settings.retry_max_seconds,
+        attempt_timeout_seconds=settings.timeout_seconds + 1,
+        poll_seconds=settings.poll_seconds,
+        # Several receivers at once, so one that hangs holds its own call only, until its timeout.
+        batch=settings.concurrency,
+    )
+    return ChannelWorker(pool, clock, policy, webhook_sender(client, settings), metrics)
+
+
 def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     """Start the channels' tasks with the service (`ServiceRuntime.background`)."""
     metrics = ChannelMetrics.of(runtime.metrics.registry)
@@ -196,5 +223,11 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     async def send_mail(_runtime: ServiceRuntime) -> None:
         await mail_worker(pool, runtime.clock, settings.mail, metrics).run()
 
+    async def call_webhooks(_runtime: ServiceRuntime) -> None:
+        async with httpx.AsyncClient() as client:
+            await webhook_worker(pool, runtime.clock, settings.webhooks, metrics, client).run()
+
     send_mail.__name__ = "deliveries-mail"
+    call_webhooks.__name__ = "deliveries-webhooks"
     runtime.background(send_mail)
+    runtime.background(call_webhooks)

@@ -53,6 +53,8 @@ class WebhookSettings(BaseModel):
     # Deliveries sent at once; a receiver that hangs holds one of them until its timeout.
     concurrency: int = Field(default=8, ge=1, le=100)
     poll_seconds: float = Field(default=0.5, gt=0, le=60)
+    # Production sets this: a subscription's URL must then be https (docs/alert-channels.md §3).
+    require_https: bool = False
 
 
 class NotificationsSettings(ServiceSettings):

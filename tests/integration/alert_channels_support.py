@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
+import http.server
 import socket
 import threading
+import time
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,6 +18,7 @@ from typing import Any
 import asyncpg
 from aiosmtpd.controller import Controller
 
+from services.notifications import webhooks
 from services.notifications.handlers import Alerter
 from shared.clock import STOCKHOLM
 from shared.consumer import ApplyContext, Incoming
@@ -52,12 +56,16 @@ class Mailbox:
 
     messages: list[tuple[list[str], EmailMessage]] = field(default_factory=list)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    # How long the server takes over each mail before it answers.
+    delay_seconds: float = 0.0
 
     async def handle_DATA(self, _server: Any, _session: Any, envelope: Any) -> str:
         message = email.message_from_bytes(envelope.original_content, policy=email.policy.default)
         assert isinstance(message, EmailMessage)
         with self.lock:
             self.messages.append((list(envelope.rcpt_tos), message))
+        if self.delay_seconds:
+            await asyncio.sleep(self.delay_seconds)
         return "250 OK"
 
     def to(self, address: str) -> list[EmailMessage]:
@@ -69,8 +77,8 @@ class Mailbox:
             return [message for _, message in self.messages]
 
 
-def smtp_server() -> Iterator[tuple[Mailbox, int]]:
-    mailbox = Mailbox()
+def smtp_server(delay_seconds: float = 0.0) -> Iterator[tuple[Mailbox, int]]:
+    mailbox = Mailbox(delay_seconds=delay_seconds)
     port = free_port()
     controller = Controller(mailbox, hostname="127.0.0.1", port=port)
     controller.start()
@@ -136,3 +144,65 @@ async def apply_alerts(
             incoming = [Incoming(f"e-{index}-{event.case_id}", event, None) for index, event in enumerate(events)]
             await apply(context, incoming)  # type: ignore[operator]  # why: the loop pairs each list with its own apply step
             await outbox.write(conn)
+
+
+@dataclass
+class ReceivedCall:
+    headers: dict[str, str]
+    body: bytes
+    verified: bool
+
+
+class WebhookReceiver:
+    """A local HTTP receiver that verifies each call's signature and answers `statuses` in turn (then 200)."""
+
+    def __init__(self, secret_of: Any, statuses: Sequence[int] = (), delay_seconds: float = 0.0) -> None:
+        self.calls: list[ReceivedCall] = []
+        self._statuses = list(statuses)
+        self._secret_of = secret_of
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers.get("content-length", "0")))
+                headers = {name.lower(): value for name, value in self.headers.items()}
+                verified = webhooks.verify(receiver._secret_of(), headers, body)
+                with receiver._lock:
+                    receiver.calls.append(ReceivedCall(headers, body, verified))
+                    status = receiver._statuses.pop(0) if receiver._statuses else 200
+                time.sleep(delay_seconds)
+                self.send_response(status)
+                self.send_header("content-length", "0")
+                self.end_headers()
+
+            def log_message(self, *_: Any) -> None:
+                return
+
+        self._lock = threading.Lock()
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/reko-hook"
+        self._thread = threading.Thread(target=self._server.serve_forever, daemon=True)
+
+    def __enter__(self) -> WebhookReceiver:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._server.shutdown()
+        self._server.server_close()
+
+
+class SilentReceiver:
+    """Accepts connections and never answers: every call to it runs into its timeout."""
+
+    def __init__(self) -> None:
+        self._socket = socket.socket()
+        self._socket.bind(("127.0.0.1", 0))
+        self._socket.listen(100)
+        self.url = f"http://127.0.0.1:{self._socket.getsockname()[1]}/never"
+
+    def __enter__(self) -> SilentReceiver:
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self._socket.close()
