@@ -6,7 +6,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.notifications import repository
+from services.notifications import attention_store, repository
 from services.notifications.alert import alert_for_risk_flag, alerts_for, risk_alert_id, tells_something_new
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import ApplyContext, Incoming
@@ -49,6 +49,7 @@ class Alerter:
                 if tells_something_new(before, alert):
                     self._send(context, alert)
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
+        await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
@@ -61,16 +62,18 @@ class Alerter:
             alerts[alert_id] = changed[alert_id] = alert
             self._send(context, alert)
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
+        # A flag back after it was withdrawn is announced again: news to every coordinator again.
+        await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
 
     def _send(self, context: ApplyContext, alert: AlertChanged) -> None:
-        context.outbox.event(
-            topic=self._topic,
-            key=alert.care_unit_hsa_id,
-            event_type=ALERT_CHANGED_TYPE,
-            time=context.clock.now(),
-            subject=alert.alert_id,
-            data=alert,
-        )
+        publish_alert(context, self._topic, alert)
+
+
+def publish_alert(context: ApplyContext, topic: str, alert: AlertChanged) -> None:
+    """An alert's change on `rehab.alerts.v1`, keyed by its care unit, through the outbox."""
+    context.outbox.event(
+        topic=topic, key=alert.care_unit_hsa_id, event_type=ALERT_CHANGED_TYPE, time=context.clock.now(), subject=alert.alert_id, data=alert
+    )
 
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:

@@ -27,6 +27,8 @@ DOMAIN_MODULES = [
     "services/notifications/alert.py",
     "services/notifications/identity.py",
     "services/notifications/coordinators.py",
+    "services/notifications/alert_lifecycle.py",
+    "services/notifications/case_facts.py",
     "services/stats/statistics.py",
 ]
 
