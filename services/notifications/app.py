@@ -6,7 +6,17 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifications import api, casework_api, channels_api, coordinators_api, delivery_worker, handlers, identity_consumer
+from services.notifications import (
+    api,
+    attention_api,
+    case_consumer,
+    casework_api,
+    channels_api,
+    coordinators_api,
+    delivery_worker,
+    handlers,
+    identity_consumer,
+)
 from services.notifications.coordinators_file import register_coordinators_file
 from services.notifications.settings import NotificationsSettings
 from shared.service import ServiceRuntime
@@ -21,11 +31,13 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     )
     handlers.register(runtime, settings)
     identity_consumer.register_identities(runtime, settings)
+    case_consumer.register_cases(runtime, settings)
     register_coordinators_file(runtime, settings)
     delivery_worker.register(runtime, settings)
     return runtime.http_app(
         routers=[
             api.router(runtime, settings),
+            attention_api.router(runtime, settings),
             casework_api.install(runtime, settings),
             coordinators_api.router(runtime, settings),
             channels_api.router(runtime, settings),

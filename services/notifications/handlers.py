@@ -6,7 +6,7 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.notifications import delivery_repository, repository
+from services.notifications import attention_store, delivery_repository, repository
 from services.notifications.alert import alert_for_risk_flag, alerts_for, risk_alert_id, tells_something_new
 from services.notifications.deliveries import AlertTransition, SendingHours
 from services.notifications.settings import NotificationsSettings
@@ -55,6 +55,7 @@ class Alerter:
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
         # Mails and webhooks of the published changes, in this transaction (docs/alert-channels.md §5).
         await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
+        await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
@@ -70,16 +71,18 @@ class Alerter:
             self._send(context, alert)
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
         await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
+        # A flag back after it was withdrawn is announced again: news to every coordinator again.
+        await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
 
     def _send(self, context: ApplyContext, alert: AlertChanged) -> None:
-        context.outbox.event(
-            topic=self._topic,
-            key=alert.care_unit_hsa_id,
-            event_type=ALERT_CHANGED_TYPE,
-            time=context.clock.now(),
-            subject=alert.alert_id,
-            data=alert,
-        )
+        publish_alert(context, self._topic, alert)
+
+
+def publish_alert(context: ApplyContext, topic: str, alert: AlertChanged) -> None:
+    """An alert's change on `rehab.alerts.v1`, keyed by its care unit, through the outbox."""
+    context.outbox.event(
+        topic=topic, key=alert.care_unit_hsa_id, event_type=ALERT_CHANGED_TYPE, time=context.clock.now(), subject=alert.alert_id, data=alert
+    )
 
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:

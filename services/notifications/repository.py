@@ -12,16 +12,27 @@ from shared.db import columns, last_per_key
 
 
 async def alerts_by_id(conn: asyncpg.Connection, alert_ids: Collection[str]) -> dict[str, AlertChanged]:
-    rows = await conn.fetch("SELECT body FROM alerts WHERE alert_id = ANY($1::text[])", list(alert_ids))
+    # Locked: the case consumer changes alerts too, in its own transactions (docs/alert-lifecycle.md §3).
+    rows = await conn.fetch("SELECT body FROM alerts WHERE alert_id = ANY($1::text[]) ORDER BY alert_id FOR UPDATE", list(alert_ids))
     alerts = [AlertChanged.model_validate(row["body"]) for row in rows]
     return {alert.alert_id: alert for alert in alerts}
+
+
+async def alerts_of_cases(conn: asyncpg.Connection, case_ids: Collection[str]) -> dict[str, list[AlertChanged]]:
+    """Every alert of these cases, locked until the transaction ends."""
+    rows = await conn.fetch("SELECT body FROM alerts WHERE case_id = ANY($1::text[]) ORDER BY alert_id FOR UPDATE", list(case_ids))
+    held: dict[str, list[AlertChanged]] = {}
+    for row in rows:
+        alert = AlertChanged.model_validate(row["body"])
+        held.setdefault(alert.case_id, []).append(alert)
+    return held
 
 
 async def alerts_of_milestones(conn: asyncpg.Connection, milestones: Collection[tuple[str, str]]) -> dict[tuple[str, str], dict[str, AlertChanged]]:
     """The alerts kept for each (case id, milestone kind), by alert id (one per due date the milestone had)."""
     pairs = sorted(milestones)
     rows = await conn.fetch(
-        "SELECT body FROM alerts WHERE (case_id, kind) IN (SELECT * FROM unnest($1::text[], $2::text[]))",
+        "SELECT body FROM alerts WHERE (case_id, kind) IN (SELECT * FROM unnest($1::text[], $2::text[])) ORDER BY alert_id FOR UPDATE",
         [case_id for case_id, _ in pairs],
         [kind for _, kind in pairs],
     )

@@ -21,6 +21,10 @@ RISK_FLAG_ALERT_KIND = "RISK_FLAG"
 # An alert about the next step of the patient's rehabilitation plan, whose date has passed.
 NEXT_STEP_ALERT_KIND = "NEXT_STEP"
 
+# `withdrawnBecause` of an alert notifications withdrew itself because the case events said its case
+# no longer exists; the case coming back reopens it (docs/alert-lifecycle.md §3).
+CASE_REMOVED = "CASE_REMOVED"
+
 
 class AlertChanged(EventData):
     alert_id: str
@@ -46,3 +50,6 @@ class AlertChanged(EventData):
     # push). A milestone alert is one per (case, kind, due date) and is announced once; every later
     # event of the same alert (due, moved to another unit, withdrawn, reopened) only updates it.
     announce: bool = False
+    # Why notifications itself withdrew the alert ahead of the milestone or flag (`CASE_REMOVED`);
+    # None otherwise. The next milestone or flag event of the alert decides again.
+    withdrawn_because: str | None = None
