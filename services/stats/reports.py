@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from services.stats.statistics import ALL, SEXES, Cube, gender_share, median_of
+from services.stats.statistics import ALL, SEXES, Cube, CubeKey, gender_share, median_of
 from services.stats.suppression import Key, LinkedTable, protect
 
 TOTAL = "TOTAL"
@@ -97,7 +98,16 @@ def canonical_table(cube: Cube, organisation: Organisation, categories: Sequence
 
 
 def suppressed_cells(cube: Cube, organisation: Organisation, categories: Sequence[str], threshold: int) -> frozenset[Key]:
-    return protect(canonical_table(cube, organisation, categories), threshold)
+    return _suppressed(tuple(sorted(cube.items())), tuple(sorted(organisation.provider_of.items())), tuple(categories), threshold)
+
+
+@lru_cache(maxsize=512)
+def _suppressed(
+    cube: tuple[tuple[CubeKey, int], ...], provider_of: tuple[tuple[str, str], ...], categories: tuple[str, ...], threshold: int
+) -> frozenset[Key]:
+    # Suppression is a function of the table alone, so a month asked for again (every time series shows
+    # the same past months) is answered from memory.
+    return protect(canonical_table(dict(cube), Organisation(dict(provider_of)), categories), threshold)
 
 
 def suppressed_window(
