@@ -215,7 +215,8 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
         asked = {"diagnosisGroups": diagnosis_groups, "lengthBands": length_bands, "ageBands": age_bands}
         filters, admitted = chosen(readers.exact, own, COORDINATOR_LENGTH_BANDS, asked)
         day = on or runtime.clock.today()
-        async with runtime.pool.acquire() as conn:
+        # One snapshot: the units, the listings and the counts must agree.
+        async with runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             organisation = Organisation(await repository.known_units(conn))
             listed = await repository.listings_of(conn, [day.replace(day=1)])
             if admitted == EVERY_CASE:
@@ -277,7 +278,8 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
         filters, admitted = chosen(readers.exact, own, MONTHLY_LENGTH_BANDS, asked)
         cross_section = view == "crossSection"
         periods = months_back(_month(to, "to", runtime.clock.today()), months or (12 if cross_section else 18))
-        async with runtime.pool.acquire() as conn:
+        # One snapshot: the units, the listings and the counts must agree.
+        async with runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             organisation = Organisation(await repository.known_units(conn))
             listed = await repository.listings_of(conn, [period.first for period in periods])
             facts = await repository.facts_overlapping(conn, periods[0].first, periods[-1].last) if admitted != EVERY_CASE else None

@@ -64,7 +64,9 @@ def canonical_values(cube: Cube, organisation: Organisation, categories: Sequenc
     rows = categories_with_total(categories)
     values: dict[CellKey, int] = {(scope, category, sex): 0 for scope in organisation.scopes() for category in rows for sex in COLUMNS}
     targets_of = {category: (category, TOTAL) if TOTAL in rows else (category,) for category in categories}
-    for (unit, category, sex), count in cube.items():
+    for (unit, category, raw_sex), count in cube.items():
+        # A sex no valid number gives is counted as UNKNOWN (docs/rules.md §3), never dropped from the totals.
+        sex = raw_sex if raw_sex in SEXES else "UNKNOWN"
         provider = organisation.provider_of[unit]
         for scope in ((Level.UNIT.value, unit), (Level.CARE_PROVIDER.value, provider), REGION_SCOPE):
             for row in targets_of[category]:
