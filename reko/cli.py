@@ -218,7 +218,7 @@ def demo(
 @app.command()
 def token(
     sub: Annotated[str, typer.Option(help="The user's HSA id (the token's subject)")],
-    role: Annotated[list[str], typer.Option(help="REHABKOORDINATOR, LAKARE, REGIONKONTOR or CERTIFICATE_SOURCE; repeatable")] = [],  # noqa: B006 - Typer passes its own list; the default is never changed
+    role: Annotated[list[str], typer.Option(help="A role (e.g. REHABKOORDINATOR, LAKARE, VERKSAMHETSCHEF, GRANSKARE); repeatable")] = [],  # noqa: B006 - Typer passes its own list; the default is never changed
     unit: Annotated[list[str], typer.Option(help="A care-unit HSA id the user acts for; repeatable")] = [],  # noqa: B006 - Typer passes its own list; the default is never changed
     ttl: Annotated[str, typer.Option(help="Lifetime: seconds, or a number with s, m, h or d")] = "8h",
     name: Annotated[str | None, typer.Option(help="The user's name, for the access log")] = None,

@@ -25,6 +25,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import asyncpg
 import httpx
+from cryptography.fernet import Fernet
 from pydantic import BaseModel, ValidationError
 
 from reko.embedded import EmbeddedKafka, EmbeddedPostgres, die_with_parent, free_port
@@ -45,6 +46,8 @@ STACK_MANAGED_SETTINGS = frozenset(
         "consumer_group_prefix",
         "auth__jwt_secret",
         "pseudonym_key",
+        "identity_keys",
+        "identity_storage_keys",
     }
 )
 
@@ -158,10 +161,15 @@ class StackSettings:
     topic_prefix: str = ""
     log_dir: Path = Path(".reko/logs")
     pseudonym_key: str = field(default_factory=lambda: secrets.token_hex(32))
+    # docs/identity.md: the identity topic's key (intake and notifications) and notifications' key at rest.
+    identity_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
+    identity_storage_key: str = field(default_factory=lambda: Fernet.generate_key().decode())
     # Signs the bearer tokens of the local stack's HTTP APIs (`reko token` mints them from the state file).
     jwt_secret: str = field(default_factory=lambda: secrets.token_hex(32))
     # Processes per service; they share the work through their consumer groups.
     instances: int = 1
+    # The pages' development sign-in (docs/pages.md): on for the local stack, off in any deployment.
+    development_sign_in: bool = True
     # Per service, environment variables from `--set service.setting=value` (see parse_service_setting).
     service_settings: dict[str, dict[str, str]] = field(default_factory=dict)
     # Hand the environment's REKO_* variables to the services (each reads its own prefix).
@@ -268,7 +276,7 @@ class Stack:
             self.postgres = EmbeddedPostgres()
             server_url = self.postgres.start()
         self.database_url = asyncio.run(create_database(server_url, self.settings.database_name))
-        asyncio.run(ensure_topics(self.bootstrap_servers, self.topics.all_names()))
+        asyncio.run(ensure_topics(self.bootstrap_servers, self.topics.all_names(), configs=self.topics.configs()))
 
     def service_env(self, name: str, port: int) -> dict[str, str]:
         """The process environment of one service: the environment's REKO_* variables, then
@@ -286,11 +294,16 @@ class Stack:
                 f"{prefix}TOPICS__PREFIX": self.settings.topic_prefix,
                 f"{prefix}CONSUMER_GROUP_PREFIX": f"reko.{self.settings.topic_prefix}",
                 f"{prefix}AUTH__JWT_SECRET": self.settings.jwt_secret,
+                f"{prefix}PAGES__DEVELOPMENT_SIGN_IN": "true" if self.settings.development_sign_in else "false",
                 "PYTHONUNBUFFERED": "1",
             }
         )
         if name == "intake":
             env[f"{prefix}PSEUDONYM_KEY"] = self.settings.pseudonym_key
+        if name in ("intake", "notifications"):
+            env[f"{prefix}IDENTITY_KEYS"] = self.settings.identity_key
+        if name == "notifications":
+            env[f"{prefix}IDENTITY_STORAGE_KEYS"] = self.settings.identity_storage_key
         env.update({key.replace("{SERVICE}", name.upper()): value for key, value in self.settings.extra_env.items()})
         return env
 

@@ -21,6 +21,7 @@ CARE_AND_TREATMENT = "Vård och behandling"
 
 class AccessAction(StrEnum):
     READ = "READ"  # Läsa
+    WRITE = "WRITE"  # Skriva: a change whose answer shows the record it changed
 
 
 class AccessResource(StrEnum):
@@ -28,6 +29,14 @@ class AccessResource(StrEnum):
     PATIENT_HISTORY = "PATIENT_HISTORY"  # one patient's cases and certificates
     MILESTONES = "MILESTONES"  # one case's rehabkedja milestones
     ALERTS = "ALERTS"  # a unit's alerts: case ids with their milestones and risk reasons
+    REKO_STATUS = "REKO_STATUS"  # a case's REKO status at a unit, with its history
+    CONSENT = "CONSENT"  # a patient's consent decisions at a unit (Samtycke)
+    CONTACTS = "CONTACTS"  # a patient's contact log at a unit, notes included
+    REHABILITATION_PLAN = "REHABILITATION_PLAN"  # a patient's rehabilitation plan at a unit, every version
+    WORKLIST = "WORKLIST"  # the coordinator's worklist page: her units' patients who need her
+    PATIENT_PAGE = "PATIENT_PAGE"  # one patient's page: case, timeline, the coordinator's records
+    TEAM_MEETING = "TEAM_MEETING"  # the bedömningsteam's list of a unit
+    TEAM_MEETING_PRINT = "TEAM_MEETING_PRINT"  # the same list, printed
 
 
 def loggable_path(path: str) -> str:

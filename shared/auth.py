@@ -36,8 +36,13 @@ NOT_CONFIGURED = "authentication not configured"
 class Role(StrEnum):
     REHABKOORDINATOR = "REHABKOORDINATOR"
     LAKARE = "LAKARE"
+    # Who runs a care unit: decides who coordinates it (docs/coordinators.md) and reads its
+    # figures; no patient-level data beyond counts.
+    VERKSAMHETSCHEF = "VERKSAMHETSCHEF"
     # The regional office: statistics across units, never single patients.
     REGIONKONTOR = "REGIONKONTOR"
+    # The auditor: reads the access log (who looked at which patient), nothing else.
+    GRANSKARE = "GRANSKARE"
     # A system (not a person) allowed to submit certificate events.
     CERTIFICATE_SOURCE = "CERTIFICATE_SOURCE"
 
@@ -92,7 +97,7 @@ class _Claims(BaseModel):
     care_units: list[StrictStr] = []
 
 
-class _Unauthenticated(Exception):
+class Unauthenticated(Exception):
     """The token is missing or cannot be trusted; `reason` is safe to show (it never holds the token)."""
 
     def __init__(self, reason: str) -> None:
@@ -127,11 +132,11 @@ class TokenVerifier:
         if not self.configured:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NOT_CONFIGURED)
         if not token:
-            raise _Unauthenticated("a bearer token is required")
+            raise Unauthenticated("a bearer token is required")
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
             if algorithm not in self._keys:
-                raise _Unauthenticated("the token is not signed with an accepted algorithm")
+                raise Unauthenticated("the token is not signed with an accepted algorithm")
             claims = jwt.decode(
                 token,
                 self._keys[algorithm],
@@ -143,17 +148,17 @@ class TokenVerifier:
             )
             parsed = _Claims.model_validate(claims)
         except jwt.ExpiredSignatureError:
-            raise _Unauthenticated("the token has expired") from None
+            raise Unauthenticated("the token has expired") from None
         except jwt.InvalidSignatureError:
-            raise _Unauthenticated("the token's signature does not verify") from None
+            raise Unauthenticated("the token's signature does not verify") from None
         except jwt.InvalidAudienceError:
-            raise _Unauthenticated("the token is not meant for this service (audience)") from None
+            raise Unauthenticated("the token is not meant for this service (audience)") from None
         except jwt.InvalidIssuerError:
-            raise _Unauthenticated("the token is not from the accepted issuer") from None
+            raise Unauthenticated("the token is not from the accepted issuer") from None
         except jwt.MissingRequiredClaimError as missing:
-            raise _Unauthenticated(f"the token lacks the claim {missing.claim!r}") from None
+            raise Unauthenticated(f"the token lacks the claim {missing.claim!r}") from None
         except (jwt.InvalidTokenError, ValidationError):
-            raise _Unauthenticated("the token is malformed") from None
+            raise Unauthenticated("the token is malformed") from None
         return AuthenticatedUser(hsa_id=parsed.sub, name=parsed.name, roles=frozenset(parsed.roles), care_units=frozenset(parsed.care_units))
 
 
@@ -168,7 +173,7 @@ def authenticator(settings: AuthSettings) -> Authenticate:
     async def authenticate(credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]) -> AuthenticatedUser:
         try:
             return verifier.verify(credentials.credentials if credentials else None)
-        except _Unauthenticated as refused:
+        except Unauthenticated as refused:
             log.info("request not authenticated", reason=refused.reason)
             error = 'Bearer error="invalid_token"' if credentials else "Bearer"
             raise HTTPException(status.HTTP_401_UNAUTHORIZED, refused.reason, headers={"WWW-Authenticate": error}) from None

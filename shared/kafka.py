@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
@@ -12,13 +12,20 @@ from aiokafka.errors import TopicAlreadyExistsError
 from shared.settings import ServiceSettings
 
 
-async def ensure_topics(bootstrap_servers: str, names: Iterable[str], *, partitions: int = 3) -> None:
-    """Create the topics that do not exist yet; existing ones are left as they are."""
+async def ensure_topics(
+    bootstrap_servers: str, names: Iterable[str], *, partitions: int = 3, configs: Mapping[str, Mapping[str, str]] | None = None
+) -> None:
+    """Create the topics that do not exist yet, with `configs` by name (`Topics.configs()`); existing ones are left as they are."""
+    configs = configs or {}
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap_servers)
     await admin.start()
     try:
         existing = set(await admin.list_topics())
-        missing = [NewTopic(name, num_partitions=partitions, replication_factor=1) for name in dict.fromkeys(names) if name not in existing]
+        missing = [
+            NewTopic(name, num_partitions=partitions, replication_factor=1, topic_configs=dict(configs.get(name, {})))
+            for name in dict.fromkeys(names)
+            if name not in existing
+        ]
         if missing:
             with contextlib.suppress(TopicAlreadyExistsError):  # another instance created it between our look and our request
                 await admin.create_topics(missing)

@@ -277,7 +277,9 @@ class ServiceRuntime:
         backoff = Backoff(initial_seconds=0.2)
         while True:
             try:
-                await ensure_topics(self.settings.kafka_bootstrap_servers, [*self.consumed_topics, *self.published_topics])
+                await ensure_topics(
+                    self.settings.kafka_bootstrap_servers, [*self.consumed_topics, *self.published_topics], configs=self.settings.topics.configs()
+                )
                 await self.broker.start()
                 self.broker_started = True
                 log.info("consuming", topics=self.consumed_topics)
@@ -352,9 +354,11 @@ class ServiceRuntime:
         async def asyncapi() -> dict[str, Any]:
             return runtime.asyncapi()
 
+        from shared.audit import access_log_router
         from shared.status import status_router
 
         app.include_router(status_router(runtime))
+        app.include_router(access_log_router(runtime, runtime.settings.auth))
         for router in routers:
             app.include_router(router)
         return app

@@ -9,6 +9,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from shared.auth import AuthSettings
 from shared.clock import Clock, parse_clock
+from shared.pages import PageSettings
 
 
 class Topics(BaseModel):
@@ -20,6 +21,8 @@ class Topics(BaseModel):
     risk_flags: str = "sickleave.riskflags.v1"
     milestones: str = "rehab.milestones.v1"
     alerts: str = "rehab.alerts.v1"
+    # Who a patient is, encrypted, from intake to notifications only (docs/identity.md); compacted.
+    identities: str = "sickleave.identities.v1"
     dead_letter_suffix: str = ".dlq"
 
     def name(self, topic: str) -> str:
@@ -29,8 +32,13 @@ class Topics(BaseModel):
         return f"{self.prefix}{topic}{self.dead_letter_suffix}"
 
     def all_names(self) -> list[str]:
-        base = [self.certificates, self.cases, self.risk_flags, self.milestones, self.alerts]
+        base = [self.certificates, self.cases, self.risk_flags, self.milestones, self.alerts, self.identities]
         return [self.name(topic) for topic in base] + [self.dead_letter(topic) for topic in base]
+
+    def configs(self) -> dict[str, dict[str, str]]:
+        """Topic configurations other than the broker's defaults, by full name, for whoever creates the topic first."""
+        # Compacted: the latest identity of every patient stays, older ones go (docs/identity.md).
+        return {self.name(self.identities): {"cleanup.policy": "compact"}}
 
 
 class ServiceSettings(BaseSettings):
@@ -59,6 +67,8 @@ class ServiceSettings(BaseSettings):
     log_level: str = "INFO"
     # Bearer tokens for the HTTP API; with no key configured the API answers 503 to everything.
     auth: AuthSettings = AuthSettings()
+    # The service's pages, where it has any (docs/pages.md).
+    pages: PageSettings = PageSettings()
 
     def make_clock(self) -> Clock:
         return parse_clock(self.clock)

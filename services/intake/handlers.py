@@ -7,6 +7,7 @@ from typing import Any
 from aiokafka import ConsumerRecord
 
 from services.intake import repository
+from services.intake.identity import SeenIdentity, identity_changes
 from services.intake.pseudonym import pseudonymise
 from services.intake.risk_flags import flag_changes, load_fmb_table, risk_flags
 from services.intake.settings import IntakeSettings
@@ -18,7 +19,9 @@ from shared.contracts.certificates import (
     CertificateSigned,
     parse_certificate_event,
 )
+from shared.contracts.identities import PATIENT_IDENTITY_CHANGED_TYPE, PatientIdentityChanged
 from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
+from shared.identity_crypto import IdentityCipher
 from shared.service import Publication, ServiceRuntime, Subscription
 from shared.sickleave.case_changes import case_changes, case_snapshot
 from shared.sickleave.certificate import certificate_from_contract, is_same_certificate
@@ -40,11 +43,14 @@ def decode_certificate_record(record: ConsumerRecord[Any, Any]) -> tuple[str, Ce
 class CertificateIntake:
     """Stores certificates, re-assembles the cases of every patient they touch, publishes changes."""
 
-    def __init__(self, settings: IntakeSettings, cases_topic: str, risk_flags_topic: str) -> None:
+    def __init__(self, settings: IntakeSettings, cases_topic: str, risk_flags_topic: str, identities_topic: str | None = None) -> None:
         self._settings = settings
         self._key = settings.pseudonym_key.get_secret_value().encode()
         self._cases_topic = cases_topic
         self._risk_flags_topic = risk_flags_topic
+        self._identities_topic = identities_topic
+        # No identity keys, no identity topic: nothing resolves a pseudonym then (docs/identity.md).
+        self._identity_cipher = IdentityCipher.from_setting(settings.identity_keys.get_secret_value())
         self._fmb = load_fmb_table()
 
     async def apply(self, context: ApplyContext, incoming: list[Incoming[CertificateEvent]]) -> None:
@@ -53,6 +59,7 @@ class CertificateIntake:
         new_patients: dict[str, tuple[Any, str]] = {}
         new_certificates = []
         revocations = []
+        seen_identities = []
         for item in incoming:
             event = item.event
             if isinstance(event, CertificateRevoked):
@@ -66,7 +73,10 @@ class CertificateIntake:
                 known[certificate.certificate_id] = certificate
                 new_certificates.append(certificate)
                 new_patients.setdefault(pseudonym, (identity.birth_date, identity.sex.value))
-            elif not is_same_certificate(stored, certificate):
+                seen_identities.append(SeenIdentity(pseudonym, identity.normalised, certificate.protected_identity))
+            elif is_same_certificate(stored, certificate):
+                seen_identities.append(SeenIdentity(pseudonym, identity.normalised, certificate.protected_identity))
+            else:
                 context.dead_letter(
                     item,
                     "ConflictingResign",
@@ -75,11 +85,22 @@ class CertificateIntake:
         await repository.add_patients(conn, [(pseudonym, born, sex) for pseudonym, (born, sex) in new_patients.items()])
         await repository.add_certificates(conn, new_certificates)
         await repository.add_revocations(conn, revocations)
+        await self._publish_identities(context, seen_identities)
 
         affected = {certificate.patient_id for certificate in new_certificates}
         affected |= {known[certificate_id].patient_id for certificate_id, _ in revocations if certificate_id in known}
         if affected:
             await self._reassemble(context, affected)
+
+    async def _publish_identities(self, context: ApplyContext, seen: list[SeenIdentity]) -> None:
+        """The identity events of the batch's patients that are new or changed, in this transaction."""
+        if self._identity_cipher is None or self._identities_topic is None or not seen:
+            return
+        published = await repository.published_identities(context.conn, {identity.patient_pseudonym for identity in seen})
+        changes = identity_changes(seen, published, self._identity_cipher)
+        for change in changes:
+            self._publish(context, self._identities_topic, PATIENT_IDENTITY_CHANGED_TYPE, change)
+        await repository.save_published_identities(context.conn, changes)
 
     async def _reassemble(self, context: ApplyContext, patients: set[str]) -> None:
         saved = []
@@ -118,16 +139,27 @@ class CertificateIntake:
         await repository.save_risk_flags(context.conn, flags)
 
     @staticmethod
-    def _publish(context: ApplyContext, topic: str, event_type: str, event: SickLeaveCaseChanged | RiskFlagChanged) -> None:
+    def _publish(context: ApplyContext, topic: str, event_type: str, event: SickLeaveCaseChanged | RiskFlagChanged | PatientIdentityChanged) -> None:
         # Keyed by patient, so one patient's case and flag events stay in order on their partition.
-        context.outbox.event(
-            topic=topic, key=event.patient_pseudonym, event_type=event_type, time=context.clock.now(), subject=event.case_id, data=event
-        )
+        subject = event.patient_pseudonym if isinstance(event, PatientIdentityChanged) else event.case_id
+        context.outbox.event(topic=topic, key=event.patient_pseudonym, event_type=event_type, time=context.clock.now(), subject=subject, data=event)
 
 
 def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
     topics = settings.topics
-    intake = CertificateIntake(settings, runtime.topic(topics.cases), runtime.topic(topics.risk_flags))
+    identities = settings.identity_keys.get_secret_value() != ""
+    intake = CertificateIntake(
+        settings, runtime.topic(topics.cases), runtime.topic(topics.risk_flags), runtime.topic(topics.identities) if identities else None
+    )
+    identity_publication = Publication(
+        topics.identities,
+        title="PatientIdentityChanged",
+        description=(
+            "Who a patient is, for notifications alone: the personnummer as a Fernet token, or none for a protected "
+            "identity; keyed by patient pseudonym on a compacted topic, published when new or changed (docs/identity.md)."
+        ),
+        schema=PatientIdentityChanged,
+    )
     runtime.consume(
         Subscription(
             topic=topics.certificates,
@@ -159,6 +191,7 @@ def register(runtime: ServiceRuntime, settings: IntakeSettings) -> None:
                     ),
                     schema=RiskFlagChanged,
                 ),
+                *((identity_publication,) if identities else ()),
             ),
         )
     )

@@ -9,7 +9,9 @@ from operator import itemgetter
 
 import asyncpg
 
+from services.intake.identity import PublishedIdentity
 from shared.contracts.cases import SickLeaveCaseChanged
+from shared.contracts.identities import PatientIdentityChanged
 from shared.contracts.risk_flags import RiskFlagChanged
 from shared.db import columns, last_per_key
 from shared.sickleave.certificate import Certificate
@@ -178,3 +180,25 @@ async def risk_flags_of_cases(conn: asyncpg.Connection, case_ids: Collection[str
     rows = await conn.fetch("SELECT body FROM risk_flags WHERE case_id = ANY($1::text[])", list(case_ids))
     flags = [RiskFlagChanged.model_validate(row["body"]) for row in rows]
     return {flag.case_id: flag for flag in flags}
+
+
+# --- the identity topic (services/intake/identity.py) ---------------------------------------------
+
+
+async def published_identities(conn: asyncpg.Connection, patients: Collection[str]) -> dict[str, PublishedIdentity]:
+    rows = await conn.fetch(
+        "SELECT patient_pseudonym, protected_identity, key_id, revision FROM patient_identities WHERE patient_pseudonym = ANY($1::text[])",
+        list(patients),
+    )
+    return {row["patient_pseudonym"]: PublishedIdentity(row["protected_identity"], row["key_id"], row["revision"]) for row in rows}
+
+
+async def save_published_identities(conn: asyncpg.Connection, identities: Sequence[PatientIdentityChanged]) -> None:
+    rows = [(i.patient_pseudonym, i.protected_identity, i.key_id, i.revision) for i in identities]
+    await conn.execute(
+        "INSERT INTO patient_identities (patient_pseudonym, protected_identity, key_id, revision) "
+        "SELECT * FROM unnest($1::text[], $2::bool[], $3::text[], $4::int[]) "
+        "ON CONFLICT (patient_pseudonym) DO UPDATE SET protected_identity = excluded.protected_identity, key_id = excluded.key_id, "
+        "revision = excluded.revision, published_at = now()",
+        *columns(rows, 4),
+    )

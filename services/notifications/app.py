@@ -6,7 +6,19 @@ from pathlib import Path
 
 from fastapi import FastAPI
 
-from services.notifications import api, handlers
+from services.notifications import (
+    api,
+    attention_api,
+    case_consumer,
+    casework_api,
+    channels_api,
+    coordinators_api,
+    delivery_worker,
+    handlers,
+    identity_consumer,
+    pages,
+)
+from services.notifications.coordinators_file import register_coordinators_file
 from services.notifications.settings import NotificationsSettings
 from shared.service import ServiceRuntime
 
@@ -19,4 +31,19 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
         "notifications", settings, MIGRATIONS, description="Turns milestone states into alerts for the rehabkoordinatorer of a care unit."
     )
     handlers.register(runtime, settings)
-    return runtime.http_app(routers=[api.router(runtime, settings)])
+    identity_consumer.register_identities(runtime, settings)
+    case_consumer.register_cases(runtime, settings)
+    register_coordinators_file(runtime, settings)
+    delivery_worker.register(runtime, settings)
+    app = runtime.http_app(
+        routers=[
+            api.router(runtime, settings),
+            attention_api.router(runtime, settings),
+            casework_api.install(runtime, settings),
+            coordinators_api.router(runtime, settings),
+            channels_api.router(runtime, settings),
+            channels_api.webhook_router(runtime, settings),
+        ]
+    )
+    pages.install(app, runtime, settings)
+    return app

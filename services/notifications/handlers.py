@@ -6,8 +6,9 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.notifications import repository
+from services.notifications import attention_store, delivery_repository, repository
 from services.notifications.alert import alert_for_risk_flag, alerts_for, risk_alert_id, tells_something_new
+from services.notifications.deliveries import AlertTransition, SendingHours
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import ApplyContext, Incoming
 from shared.contracts.alerts import ALERT_CHANGED_TYPE, AlertChanged
@@ -32,13 +33,15 @@ def _patients_of(alerts: dict[str, AlertChanged], incoming: list[Incoming[Milest
 
 
 class Alerter:
-    def __init__(self, alerts_topic: str) -> None:
+    def __init__(self, alerts_topic: str, sending_hours: SendingHours | None = None) -> None:
         self._topic = alerts_topic
+        self._sending_hours = sending_hours or SendingHours()
 
     async def apply_milestones(self, context: ApplyContext, incoming: list[Incoming[MilestoneChanged]]) -> None:
         """Each milestone event in order changes the alerts of its (case, kind); publish and store what changed."""
         held = await repository.alerts_of_milestones(context.conn, {(item.event.case_id, item.event.kind.value) for item in incoming})
         changed: dict[str, AlertChanged] = {}
+        published: list[AlertTransition] = []
         for item in incoming:
             milestone = item.event
             of_milestone = held.setdefault((milestone.case_id, milestone.kind.value), {})
@@ -48,34 +51,44 @@ class Alerter:
                 # A renewal that changes nothing the alert says moves only its revision: stored, not sent.
                 if tells_something_new(before, alert):
                     self._send(context, alert)
+                    published.append(AlertTransition(before, alert))
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
+        # Mails and webhooks of the published changes, in this transaction (docs/alert-channels.md §5).
+        await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
+        await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
         changed: dict[str, AlertChanged] = {}
+        published: list[AlertTransition] = []
         for item in incoming:
             alert_id = risk_alert_id(item.event.case_id)
             alert = alert_for_risk_flag(item.event, alerts.get(alert_id), context.clock.now())
             if alert is None:
                 continue
+            published.append(AlertTransition(alerts.get(alert_id), alert))
             alerts[alert_id] = changed[alert_id] = alert
             self._send(context, alert)
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
+        await repository.save_risk_flag_reasons(context.conn, [item.event for item in incoming])
+        await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
+        # A flag back after it was withdrawn is announced again: news to every coordinator again.
+        await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
 
     def _send(self, context: ApplyContext, alert: AlertChanged) -> None:
-        context.outbox.event(
-            topic=self._topic,
-            key=alert.care_unit_hsa_id,
-            event_type=ALERT_CHANGED_TYPE,
-            time=context.clock.now(),
-            subject=alert.alert_id,
-            data=alert,
-        )
+        publish_alert(context, self._topic, alert)
+
+
+def publish_alert(context: ApplyContext, topic: str, alert: AlertChanged) -> None:
+    """An alert's change on `rehab.alerts.v1`, keyed by its care unit, through the outbox."""
+    context.outbox.event(
+        topic=topic, key=alert.care_unit_hsa_id, event_type=ALERT_CHANGED_TYPE, time=context.clock.now(), subject=alert.alert_id, data=alert
+    )
 
 
 def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     topics = settings.topics
-    alerter = Alerter(runtime.topic(topics.alerts))
+    alerter = Alerter(runtime.topic(topics.alerts), SendingHours(settings.mail.working_morning, settings.mail.quiet_from))
     alerts = Publication(
         topics.alerts,
         title="AlertChanged",

@@ -45,9 +45,8 @@ from shared.http_errors import PathIdentifier, ReckonableDate, unprocessable_fie
 from shared.service import ServiceRuntime
 
 UNIT_READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
-# The head of a care unit (verksamhetschef) reads the unit's figures like its coordinators, nothing of single patients.
-VERKSAMHETSCHEF = "VERKSAMHETSCHEF"
-OWN_UNIT_READERS = (*UNIT_READERS, VERKSAMHETSCHEF)
+# The head of a care unit reads the unit's figures exact like its coordinators, nothing of single patients.
+OWN_UNIT_READERS = (*UNIT_READERS, Role.VERKSAMHETSCHEF)
 FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 HsaIdList = Annotated[list[Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]] | None, Query(max_length=200)]
 ValueList = Annotated[list[Annotated[str, Query(max_length=40)]] | None, Query(max_length=20)]

@@ -18,6 +18,12 @@ class AlertState(StrEnum):
 
 # An alert about a case's risk of long sick leave rather than a milestone.
 RISK_FLAG_ALERT_KIND = "RISK_FLAG"
+# An alert about the next step of the patient's rehabilitation plan, whose date has passed.
+NEXT_STEP_ALERT_KIND = "NEXT_STEP"
+
+# `withdrawnBecause` of an alert notifications withdrew itself because the case events said its case
+# no longer exists; the case coming back reopens it (docs/alert-lifecycle.md §3).
+CASE_REMOVED = "CASE_REMOVED"
 
 
 class AlertChanged(EventData):
@@ -25,11 +31,13 @@ class AlertChanged(EventData):
     care_unit_hsa_id: str
     addressed_to: str
     case_id: str
-    # A milestone kind (`CHAIN_DAY_90`, `RETURN_TO_WORK_PLAN`, ...) or `RISK_FLAG`.
+    # A milestone kind (`CHAIN_DAY_90`, `RETURN_TO_WORK_PLAN`, ...), `RISK_FLAG` or `NEXT_STEP`.
     kind: str
-    # Milestone alerts: the milestone's status and due date.
+    # Milestone alerts: the milestone's status and due date; next-step alerts: the step's date.
     milestone_status: str | None = None
     due_date: date | None = None
+    # Next-step alerts: who the plan names to take the step (`REHABKOORDINATOR`, `PATIENT`, ...).
+    next_step_owner: str | None = None
     # Risk alerts: the level and the reason codes that make it.
     risk_level: str | None = None
     reason_codes: tuple[str, ...] = ()
@@ -42,3 +50,6 @@ class AlertChanged(EventData):
     # push). A milestone alert is one per (case, kind, due date) and is announced once; every later
     # event of the same alert (due, moved to another unit, withdrawn, reopened) only updates it.
     announce: bool = False
+    # Why notifications itself withdrew the alert ahead of the milestone or flag (`CASE_REMOVED`);
+    # None otherwise. The next milestone or flag event of the alert decides again.
+    withdrawn_because: str | None = None

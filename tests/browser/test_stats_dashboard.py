@@ -179,7 +179,7 @@ def _assert_charts_drawn(page: Any) -> None:
 
 
 def test_a_unit_manager_sees_the_exact_figures_of_the_unit_drawn_and_in_tables(browser, stats_url, tmp_path):
-    token = issue_token(SECRET, "SE2321000000-3001", ["VERKSAMHETSCHEF"], [NORTH])
+    token = issue_token(SECRET, "SE2321000000-3001", [Role.VERKSAMHETSCHEF], [NORTH])
     page = _signed_in_page(browser, stats_url, token)
     _assert_charts_drawn(page)
 

@@ -1,0 +1,75 @@
+"""Notifications' subscriber of the case events: the case facts the worklist shows, and what a case
+change does to its alerts (docs/alert-lifecycle.md §3)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiokafka import ConsumerRecord
+
+from services.notifications import case_facts_store, repository
+from services.notifications.case_facts import CaseFacts, alerts_after_case_change, case_facts_of, is_stale
+from services.notifications.handlers import publish_alert
+from services.notifications.settings import NotificationsSettings
+from shared.consumer import ApplyContext, Incoming
+from shared.contracts.alerts import AlertChanged
+from shared.contracts.cases import SickLeaveCaseChanged
+from shared.events import decode_published_event
+from shared.service import Publication, ServiceRuntime, Subscription
+
+
+def decode_case_record(record: ConsumerRecord[Any, Any]) -> tuple[str, SickLeaveCaseChanged]:
+    return decode_published_event(record, SickLeaveCaseChanged)
+
+
+class CaseFactKeeper:
+    def __init__(self, alerts_topic: str) -> None:
+        self._alerts_topic = alerts_topic
+
+    async def apply(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
+        """Keep the newest facts per case; withdraw the alerts of a case that is gone, move those of a case whose unit changed."""
+        kept = await case_facts_store.case_facts_by_id(context.conn, {item.event.case_id for item in incoming})
+        latest: dict[str, CaseFacts] = {}
+        for item in incoming:
+            event = item.event
+            if is_stale(event, latest.get(event.case_id) or kept.get(event.case_id)):
+                continue
+            latest[event.case_id] = case_facts_of(event)
+        if not latest:
+            return
+        alerts = await repository.alerts_of_cases(context.conn, latest)
+        changed: list[AlertChanged] = []
+        for facts in latest.values():
+            for alert in alerts_after_case_change(facts, alerts.get(facts.case_id, ())):
+                changed.append(alert)
+                publish_alert(context, self._alerts_topic, alert)
+        await case_facts_store.save_case_facts(context.conn, latest.values())
+        await repository.save_alerts(context.conn, changed, {alert.alert_id: latest[alert.case_id].patient_pseudonym for alert in changed})
+
+
+def register_cases(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+    topics = settings.topics
+    keeper = CaseFactKeeper(runtime.topic(topics.alerts))
+    runtime.consume(
+        Subscription(
+            topic=topics.cases,
+            title="OnCases",
+            group="cases",
+            description=(
+                "Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`. Keeps the facts of each case the coordinators' "
+                "worklist shows; withdraws the open alerts of a case that no longer exists (revoked, merged, split) and moves "
+                "those of a case whose responsible unit changed to the new unit's coordinators, emitting `AlertChanged` on "
+                "`rehab.alerts.v1` (through the outbox). Acknowledges manually, after the transaction committed."
+            ),
+            decode=decode_case_record,
+            apply=keeper.apply,
+            publishes=(
+                Publication(
+                    topics.alerts,
+                    title="AlertChanged",
+                    description="Alerts to the rehabkoordinatorer of a care unit: opened (`announce: true`, once per alert), updated, withdrawn.",
+                    schema=AlertChanged,
+                ),
+            ),
+        )
+    )

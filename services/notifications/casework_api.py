@@ -1,0 +1,636 @@
+"""The coordinator's records of a case at a care unit: REKO status, consent, contacts, the
+rehabilitation plan and its next step (docs/casework.md).
+
+Every route names the care unit in its path; the user must act for it. The unit's coordinators
+(`REHABKOORDINATOR`) read and write, its doctors (`LAKARE`) read. Every answer that shows a record
+writes its access-log row first (docs/http-api.md §2.3).
+"""
+
+# No `from __future__ import annotations`: FastAPI resolves the `Depends(...)` annotations of the
+# closures below at runtime, and the dependencies exist only in the factory's scope.
+
+from datetime import date, datetime
+from typing import Annotated, Any
+from uuid import uuid4
+
+import asyncpg
+from fastapi import APIRouter, Depends, HTTPException, Request, status
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from services.notifications import casework_repository as records
+from services.notifications.consent import (
+    SCOPE_TEXT,
+    ConsentDecision,
+    ConsentRecord,
+    ConsentScope,
+    consent_standing,
+    decision_date_problem,
+    withdrawal_problem,
+)
+from services.notifications.contact_log import (
+    CONTACT_KIND_TEXT,
+    Contact,
+    ContactKind,
+    ContactParty,
+    contact_date_problem,
+    contact_refusal,
+    parties_of,
+)
+from services.notifications.deliveries import SendingHours
+from services.notifications.next_step_alerts import NextStepAlerts
+from services.notifications.rehabilitation_plan import OWNER_TEXT, NextStep, NextStepOwner, PlanVersion, next_step_overdue, open_next_step
+from services.notifications.reko_status import REKO_CODES, RekoStatus, RekoStatusChange, current_status, reko_status_named, status_change
+from services.notifications.settings import NotificationsSettings
+from shared.access_log import AccessAction, AccessResource, record_access
+from shared.auth import AuthenticatedUser, Role, authenticator, require_role_at_unit
+from shared.http_errors import PathIdentifier, ReckonableDate, unprocessable_field
+from shared.service import ServiceRuntime
+
+# Who reads the coordinator's records, and who keeps them (docs/casework.md §4).
+READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
+WRITERS = (Role.REHABKOORDINATOR,)
+NOT_THE_CASES_PATIENT = "patientpseudonymen hör inte till sjukfallet"
+UNKNOWN_PATIENT = "Sjukfallets patient är okänd vid vårdenheten."
+PATIENT_NEEDED = "krävs: sjukfallets patient är okänd vid vårdenheten"
+LONGEST_NOTE = 4000
+LONGEST_GOAL = 2000
+LONGEST_STEP = 500
+MOST_AGREED_STEPS = 30
+NO_PLAN = "Patienten har ingen rehabiliteringsplan vid vårdenheten."
+NO_OPEN_STEP = "Planen har inget nästa steg att markera som gjort."
+PLAN_CHANGED = "Planen har ändrats sedan den lästes. Läs den igen och gör ändringen på nytt."
+STEP_DONE_AFTER_TODAY = "Ett steg kan inte markeras som gjort efter dagens datum."
+REKO_STATUS_VALUES = ", ".join(f'"{status.value}"' for status in RekoStatus)
+
+# A patient pseudonym as intake makes it (docs/rules.md §3.4): nothing else, a personnummer least of all.
+Pseudonym = Annotated[str, Field(pattern=r"^[0-9a-f]{64}$")]
+
+
+def _storable_text(text: str) -> str:
+    # PostgreSQL stores neither a NUL nor a lone surrogate; either would fail the write, not the request.
+    if "\x00" in text:
+        raise ValueError("texten får inte innehålla NUL-tecken")
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        raise ValueError("texten måste vara giltig Unicode") from None
+    return text
+
+
+FreeText = Annotated[str, AfterValidator(_storable_text)]
+
+
+class _Camel(BaseModel):
+    model_config = ConfigDict(frozen=True, alias_generator=to_camel, populate_by_name=True)
+
+
+class _Request(_Camel):
+    model_config = ConfigDict(extra="forbid")
+
+
+def _reko_status_of(value: Any) -> Any:
+    if isinstance(value, str):
+        try:
+            return reko_status_named(value)
+        except ValueError:
+            raise ValueError(f"REKO-status ska vara en av {REKO_STATUS_VALUES} (eller REKO_1–REKO_8)") from None
+    return value
+
+
+class RekoStatusEntry(_Camel):
+    status: RekoStatus
+    code: str
+    changed_by: str
+    changed_at: datetime
+
+
+class RekoStatusAnswer(_Camel):
+    case_id: str
+    care_unit_hsa_id: str
+    status: RekoStatus
+    code: str
+    # Who set the current status and when; none for "-" never set.
+    changed_by: str | None = None
+    changed_at: datetime | None = None
+    # Every change, oldest first.
+    history: tuple[RekoStatusEntry, ...] = ()
+
+
+class RekoStatusRequest(_Request):
+    status: Annotated[RekoStatus, BeforeValidator(_reko_status_of)]
+    # Names the case's patient when reko does not know it yet (no alert about the case at the unit).
+    patient_pseudonym: Pseudonym | None = None
+
+
+class ConsentEntry(_Camel):
+    scope: ConsentScope
+    decision: ConsentDecision
+    decided_on: date
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ScopeStanding(_Camel):
+    scope: ConsentScope
+    # What the consent is to, in Swedish ("kontakt med arbetsgivaren").
+    text: str
+    in_force: bool
+    # The decision in force on the day asked about; none when nothing was recorded by then.
+    decision: ConsentDecision | None = None
+    decided_on: date | None = None
+
+
+class ConsentAnswer(_Camel):
+    case_id: str
+    care_unit_hsa_id: str
+    on: date
+    scopes: tuple[ScopeStanding, ...]
+    # Every decision, in the order recorded.
+    history: tuple[ConsentEntry, ...]
+
+
+class ConsentRequest(_Request):
+    scopes: list[ConsentScope] = Field(min_length=1, max_length=len(ConsentScope))
+    decision: ConsentDecision
+    decided_on: ReckonableDate
+    patient_pseudonym: Pseudonym | None = None
+
+
+class ContactAnswer(_Camel):
+    contact_id: str
+    case_id: str
+    kind: ContactKind
+    kind_text: str
+    parties: tuple[ContactParty, ...]
+    contact_on: date
+    note: str
+    recorded_by: str
+    recorded_at: datetime
+
+
+class ContactLogAnswer(_Camel):
+    case_id: str
+    care_unit_hsa_id: str
+    # By contact date, then in the order recorded.
+    contacts: tuple[ContactAnswer, ...]
+
+
+class ContactRequest(_Request):
+    kind: ContactKind
+    contact_on: ReckonableDate
+    # Parties beyond those the kind implies (a trepartssamtal is with the employer, an avstämningsmöte with Försäkringskassan).
+    parties: list[ContactParty] = Field(default_factory=list, max_length=len(ContactParty))
+    note: FreeText = Field(default="", max_length=LONGEST_NOTE)
+    patient_pseudonym: Pseudonym | None = None
+
+
+StepText = Annotated[FreeText, Field(min_length=1, max_length=LONGEST_STEP)]
+
+
+class NextStepBody(_Request):
+    description: StepText
+    due_on: ReckonableDate
+    owner: NextStepOwner
+    done_on: ReckonableDate | None = None
+
+
+class PlanRequest(_Request):
+    goal: Annotated[FreeText, Field(max_length=LONGEST_GOAL)] = ""
+    agreed_steps: list[StepText] = Field(default_factory=list, max_length=MOST_AGREED_STEPS)
+    next_step: NextStepBody | None = None
+    # The version the change was made to; a plan changed since is refused (409) rather than overwritten.
+    expected_version: int | None = Field(default=None, ge=0)
+    patient_pseudonym: Pseudonym | None = None
+
+
+class StepDoneRequest(_Request):
+    done_on: ReckonableDate | None = None  # default: today
+
+
+class NextStepAnswer(_Camel):
+    description: str
+    due_on: date
+    owner: NextStepOwner
+    owner_text: str
+    done_on: date | None
+    # Its date has passed and it is not done (on the service clock's today).
+    overdue: bool
+
+
+class PlanVersionAnswer(_Camel):
+    version: int
+    case_id: str
+    goal: str
+    agreed_steps: tuple[str, ...]
+    next_step: NextStepAnswer | None
+    recorded_by: str
+    recorded_at: datetime
+
+
+class PlanAnswer(_Camel):
+    plan_id: str
+    care_unit_hsa_id: str
+    current: PlanVersionAnswer
+    # Every version, oldest first.
+    versions: tuple[PlanVersionAnswer, ...]
+
+
+def plan_answer(versions: list[PlanVersion], today: date) -> PlanAnswer:
+    def version_answer(plan: PlanVersion) -> PlanVersionAnswer:
+        step = plan.next_step
+        return PlanVersionAnswer(
+            version=plan.version,
+            case_id=plan.case_id,
+            goal=plan.goal,
+            agreed_steps=plan.agreed_steps,
+            next_step=NextStepAnswer(
+                description=step.description,
+                due_on=step.due_on,
+                owner=step.owner,
+                owner_text=OWNER_TEXT[step.owner],
+                done_on=step.done_on,
+                overdue=next_step_overdue(step, today),
+            )
+            if step
+            else None,
+            recorded_by=plan.recorded_by,
+            recorded_at=plan.recorded_at,
+        )
+
+    answers = tuple(version_answer(plan) for plan in versions)
+    return PlanAnswer(plan_id=versions[-1].plan_id, care_unit_hsa_id=versions[-1].care_unit_hsa_id, current=answers[-1], versions=answers)
+
+
+def consent_answer(case_id: str, care_unit_hsa_id: str, consents: list[ConsentRecord], on: date) -> ConsentAnswer:
+    standing = consent_standing(consents, on)
+    return ConsentAnswer(
+        case_id=case_id,
+        care_unit_hsa_id=care_unit_hsa_id,
+        on=on,
+        scopes=tuple(
+            ScopeStanding(
+                scope=scope,
+                text=SCOPE_TEXT[scope],
+                in_force=decision is not None and decision.decision is ConsentDecision.GIVEN,
+                decision=decision.decision if decision else None,
+                decided_on=decision.decided_on if decision else None,
+            )
+            for scope, decision in standing.items()
+        ),
+        history=tuple(
+            ConsentEntry(scope=r.scope, decision=r.decision, decided_on=r.decided_on, recorded_by=r.recorded_by, recorded_at=r.recorded_at)
+            for r in consents
+        ),
+    )
+
+
+def contact_answer(contact: Contact) -> ContactAnswer:
+    return ContactAnswer(
+        contact_id=contact.contact_id,
+        case_id=contact.case_id,
+        kind=contact.kind,
+        kind_text=CONTACT_KIND_TEXT[contact.kind],
+        parties=contact.parties,
+        contact_on=contact.contact_on,
+        note=contact.note,
+        recorded_by=contact.recorded_by,
+        recorded_at=contact.recorded_at,
+    )
+
+
+def reko_status_answer(case_id: str, care_unit_hsa_id: str, history: list[RekoStatusChange]) -> RekoStatusAnswer:
+    status = current_status(history)
+    last = history[-1] if history else None
+    return RekoStatusAnswer(
+        case_id=case_id,
+        care_unit_hsa_id=care_unit_hsa_id,
+        status=status,
+        code=REKO_CODES[status],
+        changed_by=last.changed_by if last else None,
+        changed_at=last.changed_at if last else None,
+        history=tuple(RekoStatusEntry(status=c.status, code=REKO_CODES[c.status], changed_by=c.changed_by, changed_at=c.changed_at) for c in history),
+    )
+
+
+async def _patient_named(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str, named: str | None) -> str | None:
+    """The case's patient: as reko knows it, else as the request names it (then remembered); 422
+    when the request names another patient than the one reko knows."""
+    known = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
+    if known is not None and named is not None and named != known:
+        raise unprocessable_field("body.patientPseudonym", NOT_THE_CASES_PATIENT)
+    patient = known or named
+    if patient is not None:
+        # Kept with the unit's records, so the case still finds its patient once its alerts have moved on.
+        await records.remember_patient_of_case(conn, case_id, care_unit_hsa_id, patient)
+    return patient
+
+
+async def _known_patient(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str) -> str:
+    """The case's patient for a read; 404 when reko does not know it at the unit."""
+    patient = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
+    if patient is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN_PATIENT)
+    return patient
+
+
+async def _patient_to_write_for(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str, named: str | None) -> str:
+    """The case's patient for a change of the patient's records, locked for the transaction; 422
+    when neither reko nor the request knows who it is."""
+    patient = await _patient_named(conn, case_id, care_unit_hsa_id, named)
+    if patient is None:
+        raise unprocessable_field("body.patientPseudonym", PATIENT_NEEDED)
+    await records.lock_patient_at_unit(conn, patient, care_unit_hsa_id)
+    return patient
+
+
+def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps: NextStepAlerts | None = None) -> APIRouter:
+    api = APIRouter(tags=["casework"])
+    next_steps = next_steps or next_step_alerts(runtime, settings)
+    authenticate = authenticator(settings.auth)
+    reader = require_role_at_unit(authenticate, *READERS)
+    writer = require_role_at_unit(authenticate, *WRITERS)
+
+    async def log(
+        conn: asyncpg.Connection,
+        user: AuthenticatedUser,
+        care_unit_hsa_id: str,
+        resource: AccessResource,
+        patient: str | None,
+        request: Request,
+        action: AccessAction,
+    ) -> None:
+        await record_access(
+            conn,
+            user,
+            care_unit_hsa_id=care_unit_hsa_id,
+            resource=resource,
+            patient_pseudonyms=[patient] if patient else [],
+            request_path=request.url.path,
+            action=action,
+        )
+
+    @api.get("/units/{care_unit_hsa_id}/cases/{case_id}/reko-status", response_model=RekoStatusAnswer, response_model_by_alias=True)
+    async def get_reko_status(
+        request: Request, care_unit_hsa_id: PathIdentifier, case_id: PathIdentifier, user: Annotated[AuthenticatedUser, Depends(reader)]
+    ) -> RekoStatusAnswer:
+        """The case's REKO status at the unit with every change (who, when), oldest first; "-" when none was set."""
+        async with runtime.pool.acquire() as conn:
+            history = await records.reko_status_history(conn, case_id, care_unit_hsa_id)
+            patient = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
+            await log(conn, user, care_unit_hsa_id, AccessResource.REKO_STATUS, patient, request, AccessAction.READ)
+        return reko_status_answer(case_id, care_unit_hsa_id, history)
+
+    @api.put("/units/{care_unit_hsa_id}/cases/{case_id}/reko-status", response_model=RekoStatusAnswer, response_model_by_alias=True)
+    async def set_reko_status(
+        request: Request,
+        care_unit_hsa_id: PathIdentifier,
+        case_id: PathIdentifier,
+        body: RekoStatusRequest,
+        user: Annotated[AuthenticatedUser, Depends(writer)],
+    ) -> RekoStatusAnswer:
+        """Set the case's REKO status at the unit (a coordinator of the unit only). Setting the status
+        the case already has records nothing; the answer is the status with its history."""
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            await records.lock_case_at_unit(conn, case_id, care_unit_hsa_id)
+            patient = await _patient_named(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
+            history = await records.reko_status_history(conn, case_id, care_unit_hsa_id)
+            change = status_change(history, body.status, case_id=case_id, care_unit_hsa_id=care_unit_hsa_id, by=user.hsa_id, at=runtime.clock.now())
+            if change is not None:
+                await records.add_reko_status_change(conn, change)
+                history.append(change)
+            await log(conn, user, care_unit_hsa_id, AccessResource.REKO_STATUS, patient, request, AccessAction.WRITE)
+        return reko_status_answer(case_id, care_unit_hsa_id, history)
+
+    @api.get("/units/{care_unit_hsa_id}/cases/{case_id}/consent", response_model=ConsentAnswer, response_model_by_alias=True)
+    async def get_consent(
+        request: Request,
+        care_unit_hsa_id: PathIdentifier,
+        case_id: PathIdentifier,
+        user: Annotated[AuthenticatedUser, Depends(reader)],
+        on: ReckonableDate | None = None,
+    ) -> ConsentAnswer:
+        """The patient's consent at the unit, scope by scope as it stands on `on` (default: today), and
+        every decision recorded. 404 when reko does not know the case's patient at the unit."""
+        async with runtime.pool.acquire() as conn:
+            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            consents = await records.consent_records(conn, patient, care_unit_hsa_id)
+            await log(conn, user, care_unit_hsa_id, AccessResource.CONSENT, patient, request, AccessAction.READ)
+        return consent_answer(case_id, care_unit_hsa_id, consents, on or runtime.clock.today())
+
+    @api.post("/units/{care_unit_hsa_id}/cases/{case_id}/consent", response_model=ConsentAnswer, response_model_by_alias=True, status_code=201)
+    async def record_consent(
+        request: Request,
+        care_unit_hsa_id: PathIdentifier,
+        case_id: PathIdentifier,
+        body: ConsentRequest,
+        user: Annotated[AuthenticatedUser, Depends(writer)],
+    ) -> ConsentAnswer:
+        """Record the patient's decision for one or more scopes, dated by the day the patient made it.
+        422 for a date after today; 409 for withdrawing a consent that is not in force."""
+        today = runtime.clock.today()
+        date_problem = decision_date_problem(body.decided_on, today)
+        if date_problem:
+            raise unprocessable_field("body.decidedOn", date_problem)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            patient = await _patient_to_write_for(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
+            consents = await records.consent_records(conn, patient, care_unit_hsa_id)
+            scopes = [scope for scope in ConsentScope if scope in set(body.scopes)]
+            for scope in scopes:
+                problem = withdrawal_problem(consents, scope, body.decision, body.decided_on)
+                if problem:
+                    raise HTTPException(status.HTTP_409_CONFLICT, problem)
+            added = [
+                ConsentRecord(
+                    patient_pseudonym=patient,
+                    care_unit_hsa_id=care_unit_hsa_id,
+                    scope=scope,
+                    decision=body.decision,
+                    decided_on=body.decided_on,
+                    recorded_by=user.hsa_id,
+                    recorded_at=runtime.clock.now(),
+                )
+                for scope in scopes
+            ]
+            await records.add_consent_records(conn, case_id, added)
+            await log(conn, user, care_unit_hsa_id, AccessResource.CONSENT, patient, request, AccessAction.WRITE)
+        return consent_answer(case_id, care_unit_hsa_id, [*consents, *added], today)
+
+    @api.get("/units/{care_unit_hsa_id}/cases/{case_id}/contacts", response_model=ContactLogAnswer, response_model_by_alias=True)
+    async def get_contacts(
+        request: Request, care_unit_hsa_id: PathIdentifier, case_id: PathIdentifier, user: Annotated[AuthenticatedUser, Depends(reader)]
+    ) -> ContactLogAnswer:
+        """The patient's contact log at the unit, notes included. 404 when reko does not know the case's patient at the unit."""
+        async with runtime.pool.acquire() as conn:
+            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            contacts = await records.contacts_of_patient(conn, patient, care_unit_hsa_id)
+            await log(conn, user, care_unit_hsa_id, AccessResource.CONTACTS, patient, request, AccessAction.READ)
+        return ContactLogAnswer(case_id=case_id, care_unit_hsa_id=care_unit_hsa_id, contacts=tuple(contact_answer(c) for c in contacts))
+
+    @api.post("/units/{care_unit_hsa_id}/cases/{case_id}/contacts", response_model=ContactAnswer, response_model_by_alias=True, status_code=201)
+    async def record_contact(
+        request: Request,
+        care_unit_hsa_id: PathIdentifier,
+        case_id: PathIdentifier,
+        body: ContactRequest,
+        user: Annotated[AuthenticatedUser, Depends(writer)],
+    ) -> ContactAnswer:
+        """Log a contact that has taken place. A contact with a party outside the unit (a trepartssamtal
+        with the employer, an avstämningsmöte with Försäkringskassan, contact with Arbetsförmedlingen)
+        is refused with 409, naming the consent missing on the contact's date."""
+        date_problem = contact_date_problem(body.contact_on, runtime.clock.today())
+        if date_problem:
+            raise unprocessable_field("body.contactOn", date_problem)
+        parties = parties_of(body.kind, body.parties)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            patient = await _patient_to_write_for(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
+            refusal = contact_refusal(await records.consent_records(conn, patient, care_unit_hsa_id), parties, body.contact_on)
+            if refusal:
+                raise HTTPException(status.HTTP_409_CONFLICT, refusal)
+            contact = Contact(
+                contact_id=str(uuid4()),
+                case_id=case_id,
+                patient_pseudonym=patient,
+                care_unit_hsa_id=care_unit_hsa_id,
+                kind=body.kind,
+                parties=parties,
+                contact_on=body.contact_on,
+                note=body.note,
+                recorded_by=user.hsa_id,
+                recorded_at=runtime.clock.now(),
+            )
+            await records.add_contact(conn, contact)
+            await log(conn, user, care_unit_hsa_id, AccessResource.CONTACTS, patient, request, AccessAction.WRITE)
+        return contact_answer(contact)
+
+    async def save_plan(
+        conn: asyncpg.Connection, request: Request, user: AuthenticatedUser, case_id: str, care_unit_hsa_id: str, patient: str, change: "PlanChange"
+    ) -> PlanAnswer:
+        """Store the plan's next version in the caller's transaction, withdrawing the alert of a step
+        done, moved or gone; the outbox row goes with it."""
+        head = await records.lock_plan_head(conn, patient, care_unit_hsa_id)
+        current = head.current_version if head else 0
+        if change.expected_version is not None and change.expected_version != current:
+            raise HTTPException(status.HTTP_409_CONFLICT, PLAN_CHANGED)
+        versions = await records.plan_versions(conn, patient, care_unit_hsa_id) if head else []
+        plan = change.version_after(
+            versions[-1] if versions else None,
+            case_id=case_id,
+            patient=patient,
+            care_unit_hsa_id=care_unit_hsa_id,
+            by=user.hsa_id,
+            at=runtime.clock.now(),
+        )
+        plan = plan.model_copy(update={"plan_id": head.plan_id if head else plan.plan_id, "version": current + 1})
+        outbox = next_steps.outbox()
+        still_open = await next_steps.follow_plan(conn, outbox, head, plan)
+        await records.save_plan_version(conn, plan, still_open)
+        await outbox.write(conn)
+        await log(conn, user, care_unit_hsa_id, AccessResource.REHABILITATION_PLAN, patient, request, AccessAction.WRITE)
+        return plan_answer([*versions, plan], runtime.clock.today())
+
+    @api.get("/units/{care_unit_hsa_id}/cases/{case_id}/plan", response_model=PlanAnswer, response_model_by_alias=True)
+    async def get_plan(
+        request: Request, care_unit_hsa_id: PathIdentifier, case_id: PathIdentifier, user: Annotated[AuthenticatedUser, Depends(reader)]
+    ) -> PlanAnswer:
+        """The patient's rehabilitation plan at the unit: the current version and every version, oldest
+        first. 404 when reko does not know the case's patient at the unit, or the patient has no plan there."""
+        async with runtime.pool.acquire() as conn:
+            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            versions = await records.plan_versions(conn, patient, care_unit_hsa_id)
+            if not versions:
+                raise HTTPException(status.HTTP_404_NOT_FOUND, NO_PLAN)
+            await log(conn, user, care_unit_hsa_id, AccessResource.REHABILITATION_PLAN, patient, request, AccessAction.READ)
+        return plan_answer(versions, runtime.clock.today())
+
+    @api.put("/units/{care_unit_hsa_id}/cases/{case_id}/plan", response_model=PlanAnswer, response_model_by_alias=True)
+    async def set_plan(
+        request: Request,
+        care_unit_hsa_id: PathIdentifier,
+        case_id: PathIdentifier,
+        body: PlanRequest,
+        user: Annotated[AuthenticatedUser, Depends(writer)],
+    ) -> PlanAnswer:
+        """Record the plan as agreed with the patient now: a new version (the first creates the plan).
+        A next step whose date has passed raises a NEXT_STEP alert; a step done, moved or gone withdraws it."""
+        if body.next_step is not None and body.next_step.done_on is not None and body.next_step.done_on > runtime.clock.today():
+            raise unprocessable_field("body.nextStep.doneOn", STEP_DONE_AFTER_TODAY)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            patient = await _patient_to_write_for(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
+            return await save_plan(conn, request, user, case_id, care_unit_hsa_id, patient, PlanChange(body))
+
+    @api.post("/units/{care_unit_hsa_id}/cases/{case_id}/plan/next-step/done", response_model=PlanAnswer, response_model_by_alias=True)
+    async def next_step_done(
+        request: Request,
+        care_unit_hsa_id: PathIdentifier,
+        case_id: PathIdentifier,
+        body: StepDoneRequest,
+        user: Annotated[AuthenticatedUser, Depends(writer)],
+    ) -> PlanAnswer:
+        """Mark the plan's next step done (on `doneOn`, default today): a new version, which withdraws its alert.
+        409 when the plan has no next step still to be taken."""
+        today = runtime.clock.today()
+        done_on = body.done_on or today
+        if done_on > today:
+            raise unprocessable_field("body.doneOn", STEP_DONE_AFTER_TODAY)
+        async with runtime.pool.acquire() as conn, conn.transaction():
+            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            await records.lock_patient_at_unit(conn, patient, care_unit_hsa_id)
+            return await save_plan(conn, request, user, case_id, care_unit_hsa_id, patient, PlanChange(None, done_on=done_on))
+
+    return api
+
+
+class PlanChange:
+    """A request's change of the plan: a whole new plan, or the current one with its next step done."""
+
+    def __init__(self, body: PlanRequest | None, *, done_on: date | None = None) -> None:
+        self.body = body
+        self.done_on = done_on
+        self.expected_version = body.expected_version if body else None
+
+    def version_after(self, current: PlanVersion | None, *, case_id: str, patient: str, care_unit_hsa_id: str, by: str, at: datetime) -> PlanVersion:
+        next_step: NextStep | None
+        if self.body is None:
+            step = open_next_step(current)
+            if current is None or step is None:
+                raise HTTPException(status.HTTP_409_CONFLICT, NO_PLAN if current is None else NO_OPEN_STEP)
+            goal, agreed_steps, next_step = current.goal, current.agreed_steps, step.model_copy(update={"done_on": self.done_on})
+        else:
+            asked = self.body.next_step
+            goal, agreed_steps = self.body.goal, tuple(self.body.agreed_steps)
+            next_step = NextStep(description=asked.description, due_on=asked.due_on, owner=asked.owner, done_on=asked.done_on) if asked else None
+        # The plan id and version are the head's: the caller sets them.
+        return PlanVersion(
+            plan_id=current.plan_id if current else str(uuid4()),
+            version=0,
+            case_id=case_id,
+            patient_pseudonym=patient,
+            care_unit_hsa_id=care_unit_hsa_id,
+            goal=goal,
+            agreed_steps=agreed_steps,
+            next_step=next_step,
+            recorded_by=by,
+            recorded_at=at,
+        )
+
+
+def next_step_alerts(runtime: ServiceRuntime, settings: NotificationsSettings) -> NextStepAlerts:
+    return NextStepAlerts(
+        runtime.topic(settings.topics.alerts),
+        runtime.clock,
+        f"urn:reko:{runtime.name}",
+        SendingHours(settings.mail.working_morning, settings.mail.quiet_from),
+    )
+
+
+def install(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRouter:
+    """The casework routes, for `create_app` to add, and the periodic next-step check they rely on
+    (docs/casework.md §3.3), registered as a background task of the service."""
+    next_steps = next_step_alerts(runtime, settings)
+
+    async def next_step_check(runtime: ServiceRuntime) -> None:
+        await next_steps.run(runtime, settings.next_step_check_interval_seconds)
+
+    runtime.background(next_step_check)
+    return router(runtime, settings, next_steps)
