@@ -496,6 +496,16 @@ def run_demo(settings: DemoSettings) -> int:
             highlight=False,
             soft_wrap=True,
         )
+        # docs/worklist.md, docs/pages.md §3: the coordinator's pages, with the local stack's development sign-in.
+        first_unit = sorted(feed.units)[0] if feed.units else "SE2321000000-1001"
+        coordinator = issue_token(stack.settings.jwt_secret, "SE2321000000-3001", [Role.REHABKOORDINATOR], sorted(feed.units), name="Demo")
+        console.print(
+            f"Coordinator worklist: {stack.services['notifications'].base_url}/worklist (sign in on the page: development sign-in,"
+            f" HSA id SE2321000000-3001, role Rehabkoordinator, care unit {first_unit}; or paste this token for every unit: {coordinator})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         # The Kafka client's complaints (e.g. the broker going away at Ctrl-C) go to a file, not the screen.
         kafka_log = logging.getLogger("aiokafka")
         kafka_log.addHandler(logging.FileHandler(settings.log_dir / "demo.log", delay=True))
