@@ -19,6 +19,14 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from pydantic.alias_generators import to_camel
 
 from services.notifications import casework_repository as records
+from services.notifications.casework_events import (
+    EVENT_TYPES,
+    CaseworkChangeEvent,
+    consent_recorded,
+    contact_logged,
+    plan_changed,
+    reko_status_changed,
+)
 from services.notifications.consent import (
     SCOPE_TEXT,
     ConsentDecision,
@@ -44,7 +52,9 @@ from services.notifications.reko_status import REKO_CODES, RekoStatus, RekoStatu
 from services.notifications.settings import NotificationsSettings
 from shared.access_log import AccessAction, AccessResource, record_access
 from shared.auth import AuthenticatedUser, Role, authenticator, require_role_at_unit
+from shared.contracts.casework import CaseworkEvent
 from shared.http_errors import PathIdentifier, ReckonableDate, unprocessable_field
+from shared.outbox import Outbox
 from shared.service import ServiceRuntime
 
 # Who reads the coordinator's records, and who keeps them (docs/casework.md §4).
@@ -350,6 +360,18 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
     authenticate = authenticator(settings.auth)
     reader = require_role_at_unit(authenticate, *READERS)
     writer = require_role_at_unit(authenticate, *WRITERS)
+    casework_topic = runtime.topic(settings.topics.casework)
+
+    def publish(outbox: Outbox, event: CaseworkChangeEvent) -> None:
+        # Keyed by the care unit: every record is one unit's, so a unit's changes arrive in the order made (docs/casework.md §7).
+        outbox.event(
+            topic=casework_topic,
+            key=event.care_unit_hsa_id,
+            event_type=EVENT_TYPES[type(event)],
+            time=runtime.clock.now(),
+            subject=event.case_id,
+            data=event,
+        )
 
     async def log(
         conn: asyncpg.Connection,
@@ -399,6 +421,9 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
             if change is not None:
                 await records.add_reko_status_change(conn, change)
                 history.append(change)
+                outbox = next_steps.outbox()
+                publish(outbox, reko_status_changed(change, patient, revision=len(history)))
+                await outbox.write(conn)
             await log(conn, user, care_unit_hsa_id, AccessResource.REKO_STATUS, patient, request, AccessAction.WRITE)
         return reko_status_answer(case_id, care_unit_hsa_id, history)
 
@@ -453,6 +478,10 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
                 for scope in scopes
             ]
             await records.add_consent_records(conn, case_id, added)
+            outbox = next_steps.outbox()
+            for decision in added:
+                publish(outbox, consent_recorded(case_id, decision))
+            await outbox.write(conn)
             await log(conn, user, care_unit_hsa_id, AccessResource.CONSENT, patient, request, AccessAction.WRITE)
         return consent_answer(case_id, care_unit_hsa_id, [*consents, *added], today)
 
@@ -500,6 +529,9 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
                 recorded_at=runtime.clock.now(),
             )
             await records.add_contact(conn, contact)
+            outbox = next_steps.outbox()
+            publish(outbox, contact_logged(contact))
+            await outbox.write(conn)
             await log(conn, user, care_unit_hsa_id, AccessResource.CONTACTS, patient, request, AccessAction.WRITE)
         return contact_answer(contact)
 
@@ -507,7 +539,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
         conn: asyncpg.Connection, request: Request, user: AuthenticatedUser, case_id: str, care_unit_hsa_id: str, patient: str, change: "PlanChange"
     ) -> PlanAnswer:
         """Store the plan's next version in the caller's transaction, withdrawing the alert of a step
-        done, moved or gone; the outbox row goes with it."""
+        done, moved or gone; the outbox rows (that alert, the new version's event) go with it."""
         head = await records.lock_plan_head(conn, patient, care_unit_hsa_id)
         current = head.current_version if head else 0
         if change.expected_version is not None and change.expected_version != current:
@@ -525,6 +557,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
         outbox = next_steps.outbox()
         still_open = await next_steps.follow_plan(conn, outbox, head, plan)
         await records.save_plan_version(conn, plan, still_open)
+        publish(outbox, plan_changed(plan, next_step_done=change.body is None))
         await outbox.write(conn)
         await log(conn, user, care_unit_hsa_id, AccessResource.REHABILITATION_PLAN, patient, request, AccessAction.WRITE)
         return plan_answer([*versions, plan], runtime.clock.today())
@@ -633,4 +666,21 @@ def install(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRout
         await next_steps.run(runtime, settings.next_step_check_interval_seconds)
 
     runtime.background(next_step_check)
+    declare_publication(runtime, settings)
     return router(runtime, settings, next_steps)
+
+
+def declare_publication(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+    """The casework topic in the service's AsyncAPI document: written by HTTP routes, so no
+    subscription declares it (docs/casework.md §7)."""
+    runtime.publishes(
+        settings.topics.casework,
+        title="CaseworkChanged",
+        description=(
+            "The coordinator's records, pseudonymised: a REKO status set (`REKO_STATUS`), a consent decision recorded "
+            "(`CONSENT`), a rehabilitation plan's new version (`PLAN`), a contact logged (`CONTACT`), each through the "
+            "outbox in the transaction of the change; keyed by care unit HSA id. No note, goal, step text or "
+            "personnummer (docs/events.md §3.7)."
+        ),
+        schema=CaseworkEvent,
+    )
