@@ -33,6 +33,10 @@ class AccessResource(StrEnum):
     CONSENT = "CONSENT"  # a patient's consent decisions at a unit (Samtycke)
     CONTACTS = "CONTACTS"  # a patient's contact log at a unit, notes included
     REHABILITATION_PLAN = "REHABILITATION_PLAN"  # a patient's rehabilitation plan at a unit, every version
+    WORKLIST = "WORKLIST"  # the coordinator's worklist page: her units' patients who need her
+    PATIENT_PAGE = "PATIENT_PAGE"  # one patient's page: case, timeline, the coordinator's records
+    TEAM_MEETING = "TEAM_MEETING"  # the bedömningsteam's list of a unit
+    TEAM_MEETING_PRINT = "TEAM_MEETING_PRINT"  # the same list, printed
 
 
 def loggable_path(path: str) -> str:

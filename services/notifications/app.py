@@ -16,6 +16,7 @@ from services.notifications import (
     delivery_worker,
     handlers,
     identity_consumer,
+    pages,
 )
 from services.notifications.coordinators_file import register_coordinators_file
 from services.notifications.settings import NotificationsSettings
@@ -34,7 +35,7 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     case_consumer.register_cases(runtime, settings)
     register_coordinators_file(runtime, settings)
     delivery_worker.register(runtime, settings)
-    return runtime.http_app(
+    app = runtime.http_app(
         routers=[
             api.router(runtime, settings),
             attention_api.router(runtime, settings),
@@ -44,3 +45,5 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
             channels_api.webhook_router(runtime, settings),
         ]
     )
+    pages.install(app, runtime, settings)
+    return app

@@ -18,7 +18,7 @@ from pydantic import BaseModel, ConfigDict
 
 from services.notifications.alert import unit_coordinators
 from shared.contracts.alerts import CASE_REMOVED, AlertChanged, AlertState
-from shared.contracts.cases import CaseStatus, DegreeSpan, SickLeaveCaseChanged
+from shared.contracts.cases import CaseCertificate, CaseStatus, DegreeSpan, SickLeaveCaseChanged
 from shared.sickleave.diagnosis import diagnosis_group
 
 
@@ -37,6 +37,8 @@ class CaseFacts(BaseModel):
     diagnosis_group: str
     degrees: tuple[DegreeSpan, ...]
     certificate_ids: tuple[str, ...]
+    # Each certificate's dates, for the patient page's timeline (docs/worklist.md §3).
+    certificates: tuple[CaseCertificate, ...] = ()
     status: CaseStatus
     protected_identity: bool
     replaced_by_case_ids: tuple[str, ...] = ()
@@ -64,6 +66,7 @@ def case_facts_of(event: SickLeaveCaseChanged) -> CaseFacts:
         diagnosis_group=diagnosis_group(event.main_diagnosis_code),
         degrees=event.degrees,
         certificate_ids=event.certificate_ids,
+        certificates=event.certificates,
         status=event.status,
         protected_identity=event.protected_identity,
         replaced_by_case_ids=event.replaced_by_case_ids,

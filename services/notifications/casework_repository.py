@@ -31,6 +31,12 @@ async def patient_of_case(conn: asyncpg.Connection, case_id: str, care_unit_hsa_
     )
     if known is not None:
         return known
+    # The case events name every case's patient (docs/alert-lifecycle.md §3).
+    from_case: str | None = await conn.fetchval(
+        "SELECT patient_pseudonym FROM case_facts WHERE case_id = $1 AND care_unit_hsa_id = $2", case_id, care_unit_hsa_id
+    )
+    if from_case is not None:
+        return from_case
     alerted: str | None = await conn.fetchval(
         "SELECT patient_pseudonym FROM alerts WHERE case_id = $1 AND care_unit_hsa_id = $2 AND patient_pseudonym IS NOT NULL "
         "ORDER BY updated_at DESC LIMIT 1",

@@ -26,6 +26,8 @@ URGENT_RISK_LEVEL = "VERY_HIGH"
 ALERT_CHANGED_WEBHOOK_TYPE = "alert.changed"
 # Saturday and Sunday (`date.weekday()`): no mail goes out, it waits for Monday morning.
 WEEKEND = frozenset({5, 6})
+# A digest of many alerts names the earliest due dates of a kind and counts the rest.
+MOST_DUE_DATES_SHOWN = 5
 
 
 class MailMode(StrEnum):
@@ -248,8 +250,9 @@ class KindCount:
 
     @property
     def text(self) -> str:
-        dates = f", senast {', '.join(day.isoformat() for day in self.due_dates)}" if self.due_dates else ""
-        return f"{self.title}: {self.count} st{dates}"
+        shown = ", ".join(day.isoformat() for day in self.due_dates[:MOST_DUE_DATES_SHOWN])
+        more = f" och {len(self.due_dates) - MOST_DUE_DATES_SHOWN} datum till" if len(self.due_dates) > MOST_DUE_DATES_SHOWN else ""
+        return f"{self.title}: {self.count} st" + (f", senast {shown}{more}" if shown else "")
 
 
 @dataclass(frozen=True)

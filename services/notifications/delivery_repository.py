@@ -14,6 +14,8 @@ from typing import Any
 
 import asyncpg
 
+from services.notifications import coordinator_store
+from services.notifications.coordinators import responsible_for_unit
 from services.notifications.deliveries import (
     AlertTransition,
     MailItem,
@@ -49,15 +51,29 @@ class ContactPreferences:
 async def recipients_for_unit(conn: asyncpg.Connection, care_unit_hsa_id: str, day: date) -> list[Recipient]:
     """The coordinators to mail about the unit's alerts on `day`, with their choices.
 
-    The one place that says who receives mail: for now the coordinators' own contact preferences
-    (the units they asked mail for); the registry of coordinators, units and stand-ins takes its
-    place here, `day` choosing who stands in (docs/alert-channels.md §2).
+    The one place that says who receives mail. The registry of coordinators decides whom the unit's
+    work reaches on `day`: its coordinators who are not away, and the stand-in of each who is
+    (docs/coordinators.md §1); each of them is mailed at the address of her own preferences. A unit
+    the registry does not know yet reaches whoever asked mail for it in her preferences
+    (docs/alert-channels.md §2).
     """
-    rows = await conn.fetch(
-        "SELECT coordinator_hsa_id, email, immediate, digest_time FROM coordinator_contact_preferences "
-        "WHERE $1 = ANY(care_unit_hsa_ids) ORDER BY coordinator_hsa_id",
-        care_unit_hsa_id,
-    )
+    reached = [
+        responsible.hsa_id
+        for responsible in responsible_for_unit(await coordinator_store.coordinators_of_units(conn, [care_unit_hsa_id]), care_unit_hsa_id, day)
+        if not responsible.absent
+    ]
+    if reached:
+        rows = await conn.fetch(
+            "SELECT coordinator_hsa_id, email, immediate, digest_time FROM coordinator_contact_preferences "
+            "WHERE coordinator_hsa_id = ANY($1::text[]) ORDER BY coordinator_hsa_id",
+            sorted(set(reached)),
+        )
+    else:
+        rows = await conn.fetch(
+            "SELECT coordinator_hsa_id, email, immediate, digest_time FROM coordinator_contact_preferences "
+            "WHERE $1 = ANY(care_unit_hsa_ids) ORDER BY coordinator_hsa_id",
+            care_unit_hsa_id,
+        )
     return [Recipient(row["coordinator_hsa_id"], row["email"], row["immediate"], row["digest_time"]) for row in rows]
 
 

@@ -70,6 +70,7 @@ class Alerter:
             alerts[alert_id] = changed[alert_id] = alert
             self._send(context, alert)
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
+        await repository.save_risk_flag_reasons(context.conn, [item.event for item in incoming])
         await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
         # A flag back after it was withdrawn is announced again: news to every coordinator again.
         await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])

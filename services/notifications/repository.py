@@ -6,8 +6,10 @@ from collections.abc import Collection, Iterable, Mapping
 from operator import itemgetter
 
 import asyncpg
+import orjson
 
 from shared.contracts.alerts import AlertChanged
+from shared.contracts.risk_flags import RiskFlagChanged, RiskFlagReason
 from shared.db import columns, last_per_key
 
 
@@ -87,4 +89,37 @@ async def recent_alerts(conn: asyncpg.Connection, limit: int, care_unit_hsa_ids:
         limit,
         list(care_unit_hsa_ids),
     )
+    return [AlertChanged.model_validate(row["body"]) for row in rows]
+
+
+async def save_risk_flag_reasons(conn: asyncpg.Connection, flags: Iterable[RiskFlagChanged]) -> None:
+    """Keep each case's newest flag with its reasons and evidence; an older flag delivered late changes nothing."""
+    newest: dict[str, RiskFlagChanged] = {}
+    for flag in flags:
+        if flag.case_id not in newest or newest[flag.case_id].revision < flag.revision:
+            newest[flag.case_id] = flag
+    if not newest:
+        return
+    rows = [
+        (flag.case_id, flag.level.value, flag.revision, orjson.dumps([reason.model_dump(mode="json") for reason in flag.reasons]).decode())
+        for flag in newest.values()
+    ]
+    await conn.execute(
+        "INSERT INTO risk_flag_reasons (case_id, level, revision, reasons) "
+        "SELECT c, l, r, x::jsonb FROM unnest($1::text[], $2::text[], $3::int[], $4::text[]) AS t(c, l, r, x) "
+        "ON CONFLICT (case_id) DO UPDATE SET level = excluded.level, revision = excluded.revision, reasons = excluded.reasons "
+        "WHERE risk_flag_reasons.revision < excluded.revision",
+        *columns(rows, 4),
+    )
+
+
+async def risk_flag_reasons(conn: asyncpg.Connection, case_ids: Collection[str]) -> dict[str, tuple[RiskFlagReason, ...]]:
+    """The reasons of each case's newest flag, with their evidence (for the worklist and the patient page)."""
+    rows = await conn.fetch("SELECT case_id, reasons FROM risk_flag_reasons WHERE case_id = ANY($1::text[])", list(case_ids))
+    return {row["case_id"]: tuple(RiskFlagReason.model_validate(reason) for reason in row["reasons"]) for row in rows}
+
+
+async def alerts_of_case(conn: asyncpg.Connection, case_id: str) -> list[AlertChanged]:
+    """Every alert of the case, open or withdrawn (the patient page's timeline)."""
+    rows = await conn.fetch("SELECT body FROM alerts WHERE case_id = $1 ORDER BY alert_id", case_id)
     return [AlertChanged.model_validate(row["body"]) for row in rows]

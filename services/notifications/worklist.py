@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from enum import StrEnum
 
+from services.notifications.alert_lifecycle import AttentionStatus, AttentionView
 from shared.sickleave.diagnosis import diagnosis_group
 
 # A patient with sekretessmarkering is counted, never named (docs/worklist.md).
@@ -59,15 +60,14 @@ DIAGNOSIS_GROUP_TITLES = {
 MILESTONE_STATUS_TITLES = {"SCHEDULED": "planerad", "DUE": "aktuell", "CANCELLED": "inställd"}
 
 
-class CoordinatorAlertState(StrEnum):
-    """One coordinator's own handling of an alert (docs/worklist.md)."""
-
-    NEW = "NEW"
-    SEEN = "SEEN"
-    HANDLED = "HANDLED"
-
-
-ALERT_STATE_TITLES = {CoordinatorAlertState.NEW: "Ny", CoordinatorAlertState.SEEN: "Sedd", CoordinatorAlertState.HANDLED: "Hanterad"}
+# The coordinator's own state of an alert (docs/alert-lifecycle.md), in words.
+ALERT_STATE_TITLES = {
+    AttentionStatus.NEW: "Ny",
+    AttentionStatus.SEEN: "Sedd",
+    AttentionStatus.HANDLED: "Hanterad",
+    AttentionStatus.WITHDRAWN: "Återkallad",
+}
+NOT_YET_SEEN = AttentionView(status=AttentionStatus.NEW, needs_attention=True)
 
 
 class SortOrder(StrEnum):
@@ -122,12 +122,11 @@ class OpenAlert:
     kind: str
     title: str
     created: datetime
-    state: CoordinatorAlertState = CoordinatorAlertState.NEW
+    attention: AttentionView = NOT_YET_SEEN
     due_date: date | None = None
     milestone_status: str | None = None
     risk_level: str | None = None
     risk_reasons: tuple[RiskReason, ...] = ()
-    remind_on: date | None = None
 
 
 @dataclass(frozen=True)
@@ -165,7 +164,7 @@ class AlertLine:
     alert_id: str
     kind: str
     kind_title: str
-    state: CoordinatorAlertState
+    state: AttentionStatus
     state_title: str
     reason: str
     due_date: date | None
@@ -206,7 +205,7 @@ class WorklistRow:
 class WorklistFilter:
     care_unit_hsa_id: str | None = None
     kind: str | None = None
-    state: CoordinatorAlertState | None = None
+    state: AttentionStatus | None = None
     due_within_days: int | None = None
     only_new: bool = False
     include_handled: bool = False
@@ -262,20 +261,30 @@ def alert_line(alert: OpenAlert, today: date) -> AlertLine:
         alert_id=alert.alert_id,
         kind=alert.kind,
         kind_title=KIND_TITLES.get(alert.kind, alert.kind),
-        state=alert.state,
-        state_title=ALERT_STATE_TITLES[alert.state],
+        state=alert.attention.status,
+        state_title=ALERT_STATE_TITLES[alert.attention.status],
         reason=reason,
         due_date=alert.due_date,
         days_left=days_left,
         when=days_text(days_left) if days_left is not None else "",
         overdue=days_left is not None and days_left < 0,
-        reminder_due=alert.state is CoordinatorAlertState.HANDLED and alert.remind_on is not None and alert.remind_on <= today,
+        reminder_due=alert.attention.reminder_due,
     )
 
 
-def _needs_attention(alert: OpenAlert, today: date) -> bool:
-    """A handled alert leaves the list until the day the coordinator asked to be reminded."""
-    return alert.state is not CoordinatorAlertState.HANDLED or (alert.remind_on is not None and alert.remind_on <= today)
+# A checkpoint further ahead than this is on the patient's page, not yet on the list (docs/worklist.md §2).
+HORIZON_DAYS = 30
+MILESTONE_KINDS = frozenset({"RETURN_TO_WORK_PLAN", "CHAIN_DAY_90", "CHAIN_DAY_180", "CHAIN_DAY_365"})
+
+
+def _needs_attention(alert: OpenAlert, today: date, horizon_days: int) -> bool:
+    """A handled alert leaves the list until the day the coordinator asked to be reminded; a
+    scheduled checkpoint joins it `horizon_days` before its date."""
+    if not alert.attention.needs_attention:
+        return False
+    if alert.kind in MILESTONE_KINDS and alert.milestone_status == "SCHEDULED" and alert.due_date is not None:
+        return (alert.due_date - today).days <= horizon_days
+    return True
 
 
 def _urgency(lines: Sequence[AlertLine], alerts: Sequence[OpenAlert], next_step_overdue: bool) -> tuple[int, int, int]:
@@ -287,9 +296,15 @@ def _urgency(lines: Sequence[AlertLine], alerts: Sequence[OpenAlert], next_step_
 
 
 def worklist_row(
-    patient: Patient, today: date, last_visit: datetime | None, *, hide_personal_data: bool, include_handled: bool = False
+    patient: Patient,
+    today: date,
+    last_visit: datetime | None,
+    *,
+    hide_personal_data: bool,
+    include_handled: bool = False,
+    horizon_days: int = HORIZON_DAYS,
 ) -> WorklistRow:
-    alerts = tuple(alert for alert in patient.alerts if include_handled or _needs_attention(alert, today))
+    alerts = tuple(alert for alert in patient.alerts if include_handled or _needs_attention(alert, today, horizon_days))
     lines = tuple(sorted((alert_line(alert, today) for alert in alerts), key=lambda line: (line.days_left is None, line.days_left or 0, line.kind)))
     step = patient.casework.next_step
     step_overdue = step is not None and step.due < today
@@ -377,7 +392,14 @@ def build_worklist(
 ) -> Worklist:
     """The rows of the patients who need the coordinator, and how many are protected (never listed)."""
     rows = [
-        worklist_row(patient, today, last_visit, hide_personal_data=hide_personal_data, include_handled=wanted.include_handled)
+        worklist_row(
+            patient,
+            today,
+            last_visit,
+            hide_personal_data=hide_personal_data,
+            include_handled=wanted.include_handled,
+            horizon_days=max(HORIZON_DAYS, wanted.due_within_days or 0),
+        )
         for patient in patients
     ]
     shown = [row for row in rows if _matches(row, wanted)]

@@ -29,6 +29,8 @@ from shared.outbox import Outbox
 UNIT = "SE2321000000-1001"
 OTHER_UNIT = "SE2321000000-1002"
 ALERTS = "rehab.alerts.v1"
+# A diagnosis code as ICD-10-SE writes it (F43.8A, M54, F32.1): no mail may carry one.
+DIAGNOSIS_CODE = r"\b[A-Z]\d{2}(?:\.?\d{1,2}[A-Z]?)?\b"
 
 
 def free_port() -> int:

@@ -22,6 +22,7 @@ from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from shared.logging import PERSONNUMMER_SHAPE
 from shared.metrics import ServiceMetrics
 from tests.integration.alert_channels_support import (
+    DIAGNOSIS_CODE,
     OTHER_UNIT,
     UNIT,
     Mailbox,
@@ -40,8 +41,6 @@ ANNA = ("SE2321000000-3001", "anna.andersson@vc-test.example")
 BERIT = ("SE2321000000-3002", "berit.berg@vc-test.example")
 # Monday 16 March 2026.
 MONDAY_10 = datetime(2026, 3, 16, 10, 0, tzinfo=STOCKHOLM)
-# A diagnosis code as ICD-10-SE writes it (F43.8A, M54, F32.1): no mail may carry one.
-DIAGNOSIS_CODE = r"\b[A-Z]\d{2}(?:\.?\d{1,2}[A-Z]?)?\b"
 
 
 @pytest.fixture

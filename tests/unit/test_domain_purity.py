@@ -35,6 +35,8 @@ DOMAIN_MODULES = [
     "services/notifications/casework_events.py",
     "services/notifications/alert_lifecycle.py",
     "services/notifications/case_facts.py",
+    "services/notifications/worklist.py",
+    "services/notifications/team_meeting.py",
     "services/stats/statistics.py",
     "services/stats/suppression.py",
     "services/stats/reports.py",

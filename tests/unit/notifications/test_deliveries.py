@@ -197,5 +197,13 @@ def test_an_immediate_mail_says_it_needs_her_now():
     assert "Rehabiliteringskedjan dag 90 (aktuell): 1 st, senast 2026-04-18" in text.plain_text()
 
 
+def test_a_kind_with_many_due_dates_names_the_earliest_and_counts_the_rest():
+    items = [item(f"a{day}", "CHAIN_DAY_180", status="SCHEDULED", due=date(2026, 4, day)) for day in range(1, 9)]
+    plain = mail_text(items, immediate=False, worklist_base_url="http://x", day=date(2026, 3, 16)).plain_text()
+    assert (
+        "Rehabiliteringskedjan dag 180 (planerad): 8 st, senast 2026-04-01, 2026-04-02, 2026-04-03, 2026-04-04, 2026-04-05 och 3 datum till" in plain
+    )
+
+
 def test_retries_back_off_exponentially_up_to_a_cap():
     assert [retry_delay_seconds(n, 1.0, 10.0) for n in (1, 2, 3, 4, 5)] == [1.0, 2.0, 4.0, 8.0, 10.0]

@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, date, datetime
 
+from services.notifications.alert_lifecycle import AttentionStatus, AttentionView
 from services.notifications.worklist import (
     HIDDEN_PERSONAL_DATA,
     Casework,
-    CoordinatorAlertState,
     NextStep,
     OpenAlert,
     Patient,
@@ -55,7 +55,9 @@ def patient(
     )
 
 
-def milestone_alert(case_id: str, due: date, *, kind: str = "CHAIN_DAY_90", state: CoordinatorAlertState = CoordinatorAlertState.NEW) -> OpenAlert:
+def milestone_alert(
+    case_id: str, due: date, *, kind: str = "CHAIN_DAY_90", state: AttentionStatus = AttentionStatus.NEW, status: str = "DUE"
+) -> OpenAlert:
     return OpenAlert(
         alert_id=f"{case_id}:{kind}:{due.isoformat()}",
         case_id=case_id,
@@ -63,9 +65,9 @@ def milestone_alert(case_id: str, due: date, *, kind: str = "CHAIN_DAY_90", stat
         kind=kind,
         title="Dag 90",
         created=datetime(2026, 3, 10, tzinfo=UTC),
-        state=state,
+        attention=AttentionView(status=state, needs_attention=state is not AttentionStatus.HANDLED),
         due_date=due,
-        milestone_status="SCHEDULED",
+        milestone_status=status,
     )
 
 
@@ -119,10 +121,11 @@ def test_overdue_comes_first_then_the_nearest_date_then_the_highest_risk() -> No
 
 
 def test_a_handled_alert_leaves_the_list_until_its_reminder_day() -> None:
-    handled = replace(milestone_alert("c-1", date(2026, 4, 30)), state=CoordinatorAlertState.HANDLED, remind_on=date(2026, 3, 20))
+    handled = replace(milestone_alert("c-1", date(2026, 4, 30)), attention=AttentionView(status=AttentionStatus.HANDLED, needs_attention=False))
     before = build_worklist([patient("c-1", alerts=(handled,))], TODAY, datetime(2026, 3, 14, tzinfo=UTC), WorklistFilter())
     assert before.rows == ()
-    on_the_day = build_worklist([patient("c-1", alerts=(handled,))], date(2026, 3, 20), datetime(2026, 3, 14, tzinfo=UTC), WorklistFilter())
+    due = replace(handled, attention=AttentionView(status=AttentionStatus.HANDLED, needs_attention=True, reminder_due=True))
+    on_the_day = build_worklist([patient("c-1", alerts=(due,))], date(2026, 3, 20), datetime(2026, 3, 14, tzinfo=UTC), WorklistFilter())
     assert on_the_day.rows[0].alerts[0].reminder_due
 
 
@@ -139,12 +142,12 @@ def test_filters_by_unit_kind_state_and_due_within_days() -> None:
         patient("c-a", alerts=(milestone_alert("c-a", date(2026, 3, 20)),)),
         patient("c-b", unit=UNIT_B, alerts=(milestone_alert("c-b", date(2026, 3, 20)),)),
         patient("c-plan", alerts=(milestone_alert("c-plan", date(2026, 5, 20), kind="RETURN_TO_WORK_PLAN"),)),
-        patient("c-seen", alerts=(milestone_alert("c-seen", date(2026, 3, 18), state=CoordinatorAlertState.SEEN),)),
+        patient("c-seen", alerts=(milestone_alert("c-seen", date(2026, 3, 18), state=AttentionStatus.SEEN),)),
     ]
     ids = lambda wanted: [row.case_id for row in build_worklist(patients, TODAY, None, wanted).rows]  # noqa: E731 - a one-line reader for the asserts
     assert ids(WorklistFilter(care_unit_hsa_id=UNIT_B)) == ["c-b"]
     assert ids(WorklistFilter(kind="RETURN_TO_WORK_PLAN")) == ["c-plan"]
-    assert ids(WorklistFilter(state=CoordinatorAlertState.SEEN)) == ["c-seen"]
+    assert ids(WorklistFilter(state=AttentionStatus.SEEN)) == ["c-seen"]
     assert ids(WorklistFilter(due_within_days=5, sort=SortOrder.DUE_DATE)) == ["c-seen", "c-a", "c-b"]
 
 
@@ -168,3 +171,14 @@ def test_sorting_by_certified_days_puts_the_longest_first() -> None:
 def test_the_diagnosis_is_named_with_its_group() -> None:
     row = build_worklist([patient("c-1", alerts=(risk_alert("c-1", "HIGH"),))], TODAY, None, WorklistFilter()).rows[0]
     assert (row.diagnosis_code, row.diagnosis_group_title) == ("F32", "Psykiatrisk")
+
+
+def test_a_scheduled_checkpoint_joins_the_list_thirty_days_before_its_date() -> None:
+    far = milestone_alert("c-far", date(2026, 6, 1), status="SCHEDULED")
+    near = milestone_alert("c-near", date(2026, 4, 14), status="SCHEDULED")
+    worklist = build_worklist(
+        [patient("c-far", alerts=(far,)), patient("c-near", alerts=(near,))], TODAY, datetime(2026, 3, 14, tzinfo=UTC), WorklistFilter()
+    )
+    assert [row.case_id for row in worklist.rows] == ["c-near"]
+    asked = build_worklist([patient("c-far", alerts=(far,))], TODAY, datetime(2026, 3, 14, tzinfo=UTC), WorklistFilter(due_within_days=90))
+    assert [row.case_id for row in asked.rows] == ["c-far"]
