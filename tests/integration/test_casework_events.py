@@ -18,11 +18,15 @@ import httpx
 import pytest
 
 from reko.stack import create_database
+from services.notifications import casework_operations as operations
 from services.notifications import repository
 from services.notifications.app import create_app
+from services.notifications.contact_log import ContactKind
+from services.notifications.next_step_alerts import NextStepAlerts
+from services.notifications.reko_status import RekoStatus
 from services.notifications.settings import NotificationsSettings
 from shared.auth import AuthSettings, Role, issue_token
-from shared.clock import STOCKHOLM
+from shared.clock import STOCKHOLM, parse_clock
 from shared.contracts.alerts import AlertChanged, AlertState
 from shared.contracts.casework import CASEWORK_EVENT
 from shared.db import create_pool
@@ -273,3 +277,25 @@ async def test_the_service_declares_the_casework_topic_in_its_asyncapi_document(
 
     (channel,) = [channel for channel in document["channels"].values() if channel["address"] == service.casework_topic]
     assert "pseudonymised" in channel["description"]
+
+
+async def test_an_operation_called_without_http_publishes_its_change_and_refuses_with_the_status_and_swedish_reason(service):
+    clock = parse_clock(f"fixed:{NOW.isoformat()}")
+    casework = operations.Casework(
+        clock=clock,
+        casework_topic=service.casework_topic,
+        next_steps=NextStepAlerts(service.topics.name(service.topics.alerts), clock, "urn:reko:notifications"),
+        source="urn:reko:notifications",
+    )
+    case_id, patient = await case_with_alert(service)
+
+    async with service.pool.acquire() as conn, conn.transaction():
+        done = await operations.set_reko_status(conn, casework, COORDINATOR, UNIT_A, case_id, RekoStatus.MEDICINSK_REHAB)
+    with pytest.raises(operations.CaseworkRefusal) as refused:
+        async with service.pool.acquire() as conn, conn.transaction():
+            await operations.record_contact(conn, casework, COORDINATOR, UNIT_A, case_id, ContactKind.AVSTAMNINGSMOTE, date(2026, 3, 12), note=NOTE)
+
+    assert (done.patient_pseudonym, [change.status for change in done.history]) == (patient, [RekoStatus.MEDICINSK_REHAB])
+    assert (refused.value.status_code, refused.value.field) == (409, None)
+    assert refused.value.message.startswith("Patientens samtycke till koordineringsinsatser och kontakt med Försäkringskassan saknas den 2026-03-12.")
+    assert [record.json()["data"]["code"] for record in await published_about(service, case_id)] == ["REKO_8"]
