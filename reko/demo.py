@@ -488,6 +488,24 @@ def run_demo(settings: DemoSettings) -> int:
             console.print("Interrupted while starting; stopped.", markup=False, highlight=False)
             return 130
         console.print(f"Ready after {time.monotonic() - began:.1f} s.", markup=False, highlight=False)
+        # docs/statistics.md §6: the dashboard signs in with a pasted token.
+        regional_office = issue_token(stack.settings.jwt_secret, "SE2321000000-DEMO-RK", [Role.REGIONKONTOR])
+        console.print(
+            f"Statistics dashboard: {stack.services['stats'].base_url}/dashboard (sign in with this regional-office token: {regional_office})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
+        # docs/worklist.md, docs/pages.md §3: the coordinator's pages, with the local stack's development sign-in.
+        first_unit = sorted(feed.units)[0] if feed.units else "SE2321000000-1001"
+        coordinator = issue_token(stack.settings.jwt_secret, "SE2321000000-3001", [Role.REHABKOORDINATOR], sorted(feed.units), name="Demo")
+        console.print(
+            f"Coordinator worklist: {stack.services['notifications'].base_url}/worklist (sign in on the page: development sign-in,"
+            f" HSA id SE2321000000-3001, role Rehabkoordinator, care unit {first_unit}; or paste this token for every unit: {coordinator})",
+            markup=False,
+            highlight=False,
+            soft_wrap=True,
+        )
         # The Kafka client's complaints (e.g. the broker going away at Ctrl-C) go to a file, not the screen.
         kafka_log = logging.getLogger("aiokafka")
         kafka_log.addHandler(logging.FileHandler(settings.log_dir / "demo.log", delay=True))

@@ -304,6 +304,9 @@ class Stack:
             env[f"{prefix}IDENTITY_KEYS"] = self.settings.identity_key
         if name == "notifications":
             env[f"{prefix}IDENTITY_STORAGE_KEYS"] = self.settings.identity_storage_key
+        if name == "stats":
+            # docs/statistics.md §6: the dashboard's own development sign-in.
+            env[f"{prefix}DEV_SIGN_IN"] = "true" if self.settings.development_sign_in else "false"
         env.update({key.replace("{SERVICE}", name.upper()): value for key, value in self.settings.extra_env.items()})
         return env
 

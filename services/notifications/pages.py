@@ -22,7 +22,7 @@ import httpx
 from fastapi import APIRouter, Depends, FastAPI, Form, Query, Request, status
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
 
-from services.notifications import attention_store, case_facts_store, casework_repository, coordinator_store, repository
+from services.notifications import attention_store, case_facts_store, casework_repository, coordinator_store, delivery_repository, repository
 from services.notifications.alert_lifecycle import AttentionStatus
 from services.notifications.attention_store import AlertForCoordinator, PatientWork
 from services.notifications.case_facts import CaseFacts
@@ -543,6 +543,40 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
         return back_to_patient(
             case_id, done, ("Larmet är markerat som sett." if action == "seen" else "Larmet är markerat som hanterat.") if done else text
         )
+
+    @pages.get("/preferences", response_class=HTMLResponse)
+    async def preferences_page(
+        request: Request,
+        user: Annotated[AuthenticatedUser, Depends(session.user)],
+        message: Annotated[str | None, Query(max_length=300)] = None,
+        problem: Annotated[str | None, Query(max_length=300)] = None,
+    ) -> HTMLResponse:
+        """Her own mail: where it goes, for which of her units, at once or only in the daily digest."""
+        _refuse_unless(user, WORKLIST_READERS, "Inställningarna för e-post")
+        async with runtime.pool.acquire() as conn:
+            stored = await delivery_repository.preferences_of(conn, user.hsa_id)
+        context = {
+            "stored": stored,
+            "units": sorted(user.care_units),
+            "default_digest_time": settings.mail.default_digest_time,
+            "message": message,
+            "problem": problem,
+        }
+        return session.render(request, "preferences.html", context, user=user)
+
+    @pages.post("/preferences")
+    async def save_preferences(
+        request: Request,
+        user: Annotated[AuthenticatedUser, Depends(session.checked_form)],
+        email: Annotated[str, Form(max_length=254)],
+        digest_time: Annotated[str, Form(max_length=5)],
+        units: Annotated[list[str] | None, Form()] = None,
+        immediate: Annotated[str | None, Form(max_length=1)] = None,
+    ) -> Response:
+        body = {"email": email, "careUnitHsaIds": units or [], "immediate": immediate == "1", "digestTime": digest_time or None}
+        done, text = await through_api(request, "PUT", f"/coordinators/{quote(user.hsa_id, safe='')}/notification-preferences", body)
+        query = urlencode({"message": "Inställningarna är sparade."} if done else {"problem": text})
+        return RedirectResponse(f"/preferences?{query}", status_code=status.HTTP_303_SEE_OTHER)
 
     @pages.get("/team-meeting", response_class=HTMLResponse)
     async def team_meeting(

@@ -1,6 +1,7 @@
 """`python -m services.stats` (or `reko-stats`): run the stats service.
 
-`python -m services.stats load-listings FILE` loads listed patients per unit and month (docs/statistics.md §5).
+`python -m services.stats load-listings FILE` loads listed patients per unit and month (docs/statistics.md §5);
+`python -m services.stats rebuild` makes the kept aggregates again from the stored case facts (docs/statistics.md §7).
 """
 
 from __future__ import annotations
@@ -30,6 +31,16 @@ async def load_listings(settings: StatsSettings, text: str) -> int:
     return len(listings)
 
 
+async def rebuild(settings: StatsSettings) -> int:
+    pool = await create_pool(settings.database_url, settings.database_schema or "stats", size=1)
+    try:
+        await migrate(pool, settings.database_schema or "stats", PLATFORM_MIGRATIONS, MIGRATIONS)
+        async with pool.acquire() as conn, conn.transaction():
+            return await repository.rebuild_boundaries(conn)
+    finally:
+        await pool.close()
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     arguments = list(sys.argv[1:] if argv is None else argv)
     settings = StatsSettings()
@@ -41,6 +52,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         except BadListing as bad:
             sys.exit(f"the listing was not loaded: {bad}")
         print(f"loaded {loaded} listings")
+        return
+    if arguments[:1] == ["rebuild"]:
+        print(f"rebuilt the aggregates: {asyncio.run(rebuild(settings))} rows")
         return
     serve(create_app(settings), settings)
 

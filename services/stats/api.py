@@ -8,20 +8,28 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Literal
 
+import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response, status
 
 from services.stats import repository
 from services.stats.exports import as_csv, as_xlsx
 from services.stats.listings import BadListing, parse_listings
-from services.stats.queries import Report, Selection, monthly_report, ongoing_report
+from services.stats.queries import Report, Selection, days_of, median_report_of, monthly_report, monthly_report_of, ongoing_report_of, periods_of
 from services.stats.reports import Level, Listing, Organisation, Shown
 from services.stats.settings import StatsSettings
 from services.stats.statistics import (
     AGE_BANDS,
+    CERTIFIED_DAYS,
     COORDINATOR_LENGTH_BANDS,
     DIAGNOSIS_GROUPS,
+    END,
+    EVERY_CASE,
+    LONG_CASES,
+    MONTHLY_LENGTH_BAND,
     MONTHLY_LENGTH_BANDS,
     SEXES,
+    START,
+    Cube,
     FactFilter,
     MonthlyMeasure,
     OngoingCount,
@@ -30,15 +38,15 @@ from services.stats.statistics import (
     month,
     months_back,
     ongoing_count,
+    ongoing_cube,
 )
 from shared.auth import AuthenticatedUser, Role, authenticator
 from shared.http_errors import PathIdentifier, ReckonableDate, unprocessable_field
 from shared.service import ServiceRuntime
 
 UNIT_READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
-# The head of a care unit (verksamhetschef) reads the unit's figures like its coordinators, nothing of single patients.
-VERKSAMHETSCHEF = "VERKSAMHETSCHEF"
-OWN_UNIT_READERS = (*UNIT_READERS, VERKSAMHETSCHEF)
+# The head of a care unit reads the unit's figures exact like its coordinators, nothing of single patients.
+OWN_UNIT_READERS = (*UNIT_READERS, Role.VERKSAMHETSCHEF)
 FORMATS = {"csv": "text/csv; charset=utf-8", "xlsx": "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"}
 HsaIdList = Annotated[list[Annotated[str, Query(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9-]+$")]] | None, Query(max_length=200)]
 ValueList = Annotated[list[Annotated[str, Query(max_length=40)]] | None, Query(max_length=20)]
@@ -49,6 +57,12 @@ EXPORT_RESPONSES: dict[int | str, dict[str, object]] = {
 }
 
 
+# Where the kept aggregates hold each monthly count of cases ongoing in a period.
+KEPT_BREAKDOWN = {
+    MonthlyMeasure.ONGOING_BY_DIAGNOSIS_GROUP: OngoingDimension.DIAGNOSIS_GROUP.value,
+    MonthlyMeasure.ONGOING_BY_LENGTH_BAND: MONTHLY_LENGTH_BAND,
+    MonthlyMeasure.LONG_CASES: LONG_CASES,
+}
 # The filter that picks rows of a report by its own breakdown rather than cases.
 OWN_FILTER: dict[OngoingDimension | MonthlyMeasure, str] = {
     OngoingDimension.DIAGNOSIS_GROUP: "diagnosisGroups",
@@ -79,6 +93,20 @@ def _month(text: str | None, field: str, today: date) -> Period:
     if not matched or not 1 <= int(matched[2]) <= 12 or not 1900 <= int(matched[1]) <= 2199:
         raise unprocessable_field(f"query.{field}", "must be a month YYYY-MM between 1900 and 2199")
     return month(int(matched[1]), int(matched[2]))
+
+
+async def kept_counts(
+    conn: asyncpg.Connection, measure: MonthlyMeasure, months: list[Period], cross_section: bool
+) -> tuple[list[Cube], list[Cube] | None]:
+    """The cubes of a monthly report from the kept aggregates (docs/statistics.md §7): per period, and per month of a window."""
+    spans = [(period.first, period.last) for period in periods_of(months, cross_section)]
+    month_spans = [(period.first, period.last) for period in months]
+    if measure is MonthlyMeasure.NEW_CASES:
+        window_months = await repository.boundary_cubes(conn, OngoingDimension.SEX.value, START, month_spans) if cross_section else None
+        return await repository.boundary_cubes(conn, OngoingDimension.SEX.value, START, spans), window_months
+    if measure is MonthlyMeasure.MEDIAN_DAYS:
+        return await repository.boundary_cubes(conn, CERTIFIED_DAYS, END, spans), None
+    return await repository.ongoing_cubes(conn, KEPT_BREAKDOWN[measure], spans), None
 
 
 def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
@@ -186,10 +214,15 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
         asked = {"diagnosisGroups": diagnosis_groups, "lengthBands": length_bands, "ageBands": age_bands}
         filters, admitted = chosen(readers.exact, own, COORDINATOR_LENGTH_BANDS, asked)
         day = on or runtime.clock.today()
-        async with runtime.pool.acquire() as conn:
-            facts = await repository.facts_overlapping(conn, day, day)
+        # One snapshot: the units, the listings and the counts must agree.
+        async with runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             organisation = Organisation(await repository.known_units(conn))
             listed = await repository.listings_of(conn, [day.replace(day=1)])
+            if admitted == EVERY_CASE:
+                (cube,) = await repository.ongoing_cubes(conn, dimension.value, [(day, day)])
+            else:
+                # A filter on cases (exact reports only) is counted from the facts themselves.
+                cube = ongoing_cube(await repository.facts_overlapping(conn, day, day), day, dimension, admitted)
         shown = Shown(
             level=level,
             units=readers.units,
@@ -216,7 +249,7 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
             made_at=runtime.clock.now(),
         )
         listing = Listing(listed.get(day.replace(day=1), {}))
-        report = ongoing_report(facts, organisation, day, dimension, shown, admitted, threshold, listing, selection)
+        report = ongoing_report_of(cube, organisation, day, dimension, shown, threshold, listing, selection)
         return answer(report, file_format, f"pagaende-{dimension.value}-{day.isoformat()}")
 
     @api.get("/reports/monthly/{measure}", response_model=Report, response_model_by_alias=True, responses=EXPORT_RESPONSES)
@@ -244,10 +277,12 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
         filters, admitted = chosen(readers.exact, own, MONTHLY_LENGTH_BANDS, asked)
         cross_section = view == "crossSection"
         periods = months_back(_month(to, "to", runtime.clock.today()), months or (12 if cross_section else 18))
-        async with runtime.pool.acquire() as conn:
-            facts = await repository.facts_overlapping(conn, periods[0].first, periods[-1].last)
+        # One snapshot: the units, the listings and the counts must agree.
+        async with runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
             organisation = Organisation(await repository.known_units(conn))
             listed = await repository.listings_of(conn, [period.first for period in periods])
+            facts = await repository.facts_overlapping(conn, periods[0].first, periods[-1].last) if admitted != EVERY_CASE else None
+            kept = await kept_counts(conn, measure, periods, cross_section) if facts is None else None
         shown = Shown(
             level=level,
             units=readers.units,
@@ -275,7 +310,19 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
             made_at=runtime.clock.now(),
         )
         listings = {first: Listing(by_unit) for first, by_unit in listed.items()}
-        report = monthly_report(facts, organisation, measure, periods, cross_section, shown, admitted, threshold, listings, selection)
+        if facts is not None:
+            # A filter on cases (exact reports only) is counted from the facts themselves.
+            report = monthly_report(facts, organisation, measure, periods, cross_section, shown, admitted, threshold, listings, selection)
+        elif measure is MonthlyMeasure.MEDIAN_DAYS:
+            assert kept is not None
+            report = median_report_of(
+                [days_of(cube) for cube in kept[0]], periods_of(periods, cross_section), organisation, shown, threshold, selection
+            )
+        else:
+            assert kept is not None
+            report = monthly_report_of(
+                measure, periods_of(periods, cross_section), kept[0], kept[1], organisation, shown, threshold, listings, selection
+            )
         return answer(report, file_format, f"{measure.value}-{view}-{periods[-1].label}")
 
     @api.post(

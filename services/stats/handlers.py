@@ -1,4 +1,4 @@
-"""Stats' subscriber: case changes in, pseudonymised case facts kept current."""
+"""Stats' subscriber: case changes in, pseudonymised case facts and the aggregates of them kept current."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def register(runtime: ServiceRuntime, settings: StatsSettings) -> None:
             title="OnCaseChanges",
             description=(
                 "Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`. Keeps one pseudonymised fact per existing "
-                "case (removed cases are deleted). Emits nothing; serves the counts over HTTP. Acknowledges manually, "
-                "after the transaction committed."
+                "case (removed cases are deleted) and, in the same transaction, the aggregates the reports read. Emits nothing; "
+                "serves the counts and reports over HTTP. Acknowledges manually, after the transaction committed."
             ),
             decode=decode_case_record,
             apply=apply_case_events,

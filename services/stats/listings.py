@@ -11,7 +11,8 @@ from datetime import date
 COLUMNS = ("careUnitHsaId", "month", "sex", "listed")
 LISTING_SEXES = ("F", "M", "UNKNOWN", "TOTAL")
 MOST_ROWS = 100_000
-_HSA_ID = re.compile(r"^[A-Za-z0-9-]{1,64}$", re.ASCII)
+# An HSA id starts with its country's letters (SE…): a personnummer sent by mistake is no HSA id.
+_HSA_ID = re.compile(r"^[A-Za-z][A-Za-z0-9-]{0,63}$", re.ASCII)
 _MONTH = re.compile(r"^(\d{4})-(\d{2})$", re.ASCII)
 
 

@@ -89,11 +89,28 @@ def ongoing_report(
     listing: Listing | None,
     selection: Selection,
 ) -> Report:
-    cube = ongoing_cube(facts, day, dimension, admitted)
+    """The ongoing report counted from the facts themselves."""
+    return ongoing_report_of(ongoing_cube(facts, day, dimension, admitted), organisation, day, dimension, shown, threshold, listing, selection)
+
+
+def ongoing_report_of(
+    cube: Cube,
+    organisation: Organisation,
+    day: date,
+    dimension: OngoingDimension,
+    shown: Shown,
+    threshold: int | None,
+    listing: Listing | None,
+    selection: Selection,
+) -> Report:
     categories = _categories(ONGOING_CATEGORIES[dimension], [cube])
     hidden = suppressed_cells(cube, organisation, categories, threshold) if threshold is not None else frozenset()
     tables = count_tables(canonical_values(cube, organisation, categories), organisation, categories, shown, hidden, listing)
     return Report(selection=selection, periods=[PeriodTables(period=day.isoformat(), first=day, last=day, tables=tables)])
+
+
+def periods_of(months: Sequence[Period], cross_section: bool) -> list[Period]:
+    return [window(list(months))] if cross_section else list(months)
 
 
 def monthly_report(
@@ -108,28 +125,58 @@ def monthly_report(
     listings: Mapping[date, Listing],
     selection: Selection,
 ) -> Report:
-    """A time series (one table per month) or a cross-section (one table over the whole window)."""
-    periods = [window(list(months))] if cross_section else list(months)
+    """A monthly report counted from the facts themselves."""
+    periods = periods_of(months, cross_section)
     if measure is MonthlyMeasure.MEDIAN_DAYS:
-        return Report(
-            selection=selection,
-            periods=[
-                PeriodTables(
-                    period=period.label,
-                    first=period.first,
-                    last=period.last,
-                    tables=median_tables(median_days(facts, period, admitted), organisation, shown, threshold),
-                )
-                for period in periods
-            ],
-        )
+        days = [median_days(facts, period, admitted) for period in periods]
+        return median_report_of(days, periods, organisation, shown, threshold, selection)
     cubes = [monthly_cube(facts, measure, period, admitted) for period in periods]
+    month_cubes = [monthly_cube(facts, measure, period, admitted) for period in months] if cross_section else None
+    return monthly_report_of(measure, periods, cubes, month_cubes, organisation, shown, threshold, listings, selection)
+
+
+def days_of(cube: Cube) -> dict[tuple[str, str], list[int]]:
+    """Certified days per (unit, sex) from a cube of ended cases by their certified days."""
+    days: dict[tuple[str, str], list[int]] = {}
+    for (unit, certified_days, sex), count in sorted(cube.items()):
+        days.setdefault((unit, sex), []).extend([int(certified_days)] * count)
+    return days
+
+
+def median_report_of(
+    days: Sequence[Mapping[tuple[str, str], list[int]]],
+    periods: Sequence[Period],
+    organisation: Organisation,
+    shown: Shown,
+    threshold: int | None,
+    selection: Selection,
+) -> Report:
+    return Report(
+        selection=selection,
+        periods=[
+            PeriodTables(period=period.label, first=period.first, last=period.last, tables=median_tables(ended, organisation, shown, threshold))
+            for period, ended in zip(periods, days, strict=True)
+        ],
+    )
+
+
+def monthly_report_of(
+    measure: MonthlyMeasure,
+    periods: Sequence[Period],
+    cubes: Sequence[Cube],
+    month_cubes: Sequence[Cube] | None,
+    organisation: Organisation,
+    shown: Shown,
+    threshold: int | None,
+    listings: Mapping[date, Listing],
+    selection: Selection,
+) -> Report:
+    """A time series (one cube per month) or a cross-section (one cube over the window, with its months' cubes)."""
     categories = _categories(MONTHLY_CATEGORIES[measure], cubes)
     hidden: list[frozenset[Key]]
     if threshold is None:
         hidden = [frozenset()] * len(periods)
-    elif cross_section and measure in ADDITIVE_OVER_MONTHS:
-        month_cubes = [monthly_cube(facts, measure, period, admitted) for period in months]
+    elif month_cubes is not None and measure in ADDITIVE_OVER_MONTHS:
         hidden = [suppressed_window(month_cubes, cubes[0], organisation, categories, threshold)[1]]
     else:
         hidden = [suppressed_cells(cube, organisation, categories, threshold) for cube in cubes]

@@ -12,11 +12,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import StrEnum
+from functools import lru_cache
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
 
-from services.stats.statistics import ALL, SEXES, Cube, gender_share, median_of
+from services.stats.statistics import ALL, SEXES, Cube, CubeKey, gender_share, median_of
 from services.stats.suppression import Key, LinkedTable, protect
 
 TOTAL = "TOTAL"
@@ -63,7 +64,9 @@ def canonical_values(cube: Cube, organisation: Organisation, categories: Sequenc
     rows = categories_with_total(categories)
     values: dict[CellKey, int] = {(scope, category, sex): 0 for scope in organisation.scopes() for category in rows for sex in COLUMNS}
     targets_of = {category: (category, TOTAL) if TOTAL in rows else (category,) for category in categories}
-    for (unit, category, sex), count in cube.items():
+    for (unit, category, raw_sex), count in cube.items():
+        # A sex no valid number gives is counted as UNKNOWN (docs/rules.md §3), never dropped from the totals.
+        sex = raw_sex if raw_sex in SEXES else "UNKNOWN"
         provider = organisation.provider_of[unit]
         for scope in ((Level.UNIT.value, unit), (Level.CARE_PROVIDER.value, provider), REGION_SCOPE):
             for row in targets_of[category]:
@@ -97,7 +100,16 @@ def canonical_table(cube: Cube, organisation: Organisation, categories: Sequence
 
 
 def suppressed_cells(cube: Cube, organisation: Organisation, categories: Sequence[str], threshold: int) -> frozenset[Key]:
-    return protect(canonical_table(cube, organisation, categories), threshold)
+    return _suppressed(tuple(sorted(cube.items())), tuple(sorted(organisation.provider_of.items())), tuple(categories), threshold)
+
+
+@lru_cache(maxsize=512)
+def _suppressed(
+    cube: tuple[tuple[CubeKey, int], ...], provider_of: tuple[tuple[str, str], ...], categories: tuple[str, ...], threshold: int
+) -> frozenset[Key]:
+    # Suppression is a function of the table alone, so a month asked for again (every time series shows
+    # the same past months) is answered from memory.
+    return protect(canonical_table(dict(cube), Organisation(dict(provider_of)), categories), threshold)
 
 
 def suppressed_window(

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import date
 from typing import Any
 
 import asyncpg
 import orjson
 
-from services.stats.statistics import CaseFact
+from services.stats.statistics import BoundaryKey, CaseFact, Cube, CubeKey, boundary_changes
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
 from shared.db import columns, json_text
 from shared.sickleave.case_projection import RevisionProgress, project_case_events
@@ -34,6 +34,9 @@ async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeave
         "ON CONFLICT (patient_pseudonym) DO UPDATE SET revision = excluded.revision",
         *columns(revisions, 2),
     )
+    # The kept aggregates change by what the touched cases' new facts add less what their old facts added.
+    touched = sorted({*projection.removed_case_ids, *projection.latest})
+    old_facts = await _facts_where(conn, "case_id = ANY($1::text[])", touched)
     if projection.removed_case_ids:
         await conn.execute("DELETE FROM case_facts WHERE case_id = ANY($1::text[])", projection.removed_case_ids)
     # The column diagnosis_chapter holds the category ("F43", docs/rules.md §6.1), not an ICD-10 chapter; the name
@@ -75,6 +78,100 @@ async def apply_case_events(conn: asyncpg.Connection, events: Sequence[SickLeave
         """,
         *columns(facts, 12),
     )
+    new_facts = [_fact(row) for row in facts]
+    await add_boundaries(conn, boundary_changes(old_facts, new_facts))
+
+
+def _fact(row: Sequence[Any]) -> CaseFact:
+    """A fact from the columns written above (case id, pseudonym, sex, unit, provider, group, category, start, end, days, degrees, ages)."""
+    degrees, ages = orjson.loads(row[10]), orjson.loads(row[11])
+    return CaseFact(
+        case_id=row[0],
+        sex=row[2],
+        care_unit_hsa_id=row[3],
+        care_provider_hsa_id=row[4],
+        diagnosis_group=row[5],
+        start=row[7],
+        end=row[8],
+        certified_days=row[9],
+        degrees=_spans(degrees, "degree"),
+        age_bands=_spans(ages, "ageBand"),
+    )
+
+
+async def add_boundaries(conn: asyncpg.Connection, changes: Mapping[BoundaryKey, int]) -> None:
+    if not changes:
+        return
+    rows = [(*key, count) for key, count in sorted(changes.items())]
+    await conn.execute(
+        "INSERT INTO case_boundaries (breakdown, category, care_unit_hsa_id, sex, boundary, day, cases) "
+        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::int[]) "
+        "ON CONFLICT (breakdown, boundary, day, category, care_unit_hsa_id, sex) DO UPDATE SET cases = case_boundaries.cases + excluded.cases",
+        *columns(rows, 7),
+    )
+    # A cell back at zero is dropped, so the incremental table and a rebuild hold the same rows.
+    await conn.execute(
+        "DELETE FROM case_boundaries WHERE cases = 0 AND (breakdown, boundary, day) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::date[]))",
+        [row[0] for row in rows],
+        [row[4] for row in rows],
+        [row[5] for row in rows],
+    )
+
+
+async def rebuild_boundaries(conn: asyncpg.Connection) -> int:
+    """Make the kept aggregates again from every stored fact; answers how many rows they hold."""
+    await conn.execute("LOCK TABLE case_facts IN SHARE MODE")
+    await conn.execute("DELETE FROM case_boundaries")
+    await add_boundaries(conn, boundary_changes([], await _facts_where(conn, "true")))
+    return int(await conn.fetchval("SELECT count(*) FROM case_boundaries"))
+
+
+async def boundary_rows(conn: asyncpg.Connection) -> dict[BoundaryKey, int]:
+    rows = await conn.fetch("SELECT breakdown, category, care_unit_hsa_id, sex, boundary, day, cases FROM case_boundaries")
+    return {(row["breakdown"], row["category"], row["care_unit_hsa_id"], row["sex"], row["boundary"], row["day"]): row["cases"] for row in rows}
+
+
+async def ongoing_cubes(conn: asyncpg.Connection, breakdown: str, periods: Sequence[tuple[date, date]]) -> list[Cube]:
+    """Per period, the cases counted in the breakdown at any time in it: started by its last day and not ended before its first."""
+    rows = await conn.fetch(
+        """
+        SELECT p.number, b.care_unit_hsa_id, b.category, b.sex,
+               sum(CASE WHEN b.boundary = 'start' THEN b.cases ELSE -b.cases END) AS cases
+        FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS p(first, last, number)
+        JOIN case_boundaries b ON b.breakdown = $1
+             AND ((b.boundary = 'start' AND b.day <= p.last) OR (b.boundary = 'end' AND b.day < p.first))
+        GROUP BY p.number, b.care_unit_hsa_id, b.category, b.sex
+        """,
+        breakdown,
+        [first for first, _ in periods],
+        [last for _, last in periods],
+    )
+    return _cubes_by_period(rows, len(periods))
+
+
+async def boundary_cubes(conn: asyncpg.Connection, breakdown: str, boundary: str, periods: Sequence[tuple[date, date]]) -> list[Cube]:
+    """Per period, the cases of the breakdown that start (or end) within it."""
+    rows = await conn.fetch(
+        """
+        SELECT p.number, b.care_unit_hsa_id, b.category, b.sex, sum(b.cases) AS cases
+        FROM unnest($3::date[], $4::date[]) WITH ORDINALITY AS p(first, last, number)
+        JOIN case_boundaries b ON b.breakdown = $1 AND b.boundary = $2 AND b.day BETWEEN p.first AND p.last
+        GROUP BY p.number, b.care_unit_hsa_id, b.category, b.sex
+        """,
+        breakdown,
+        boundary,
+        [first for first, _ in periods],
+        [last for _, last in periods],
+    )
+    return _cubes_by_period(rows, len(periods))
+
+
+def _cubes_by_period(rows: Sequence[Any], count: int) -> list[Cube]:
+    cubes: list[dict[CubeKey, int]] = [{} for _ in range(count)]
+    for row in rows:
+        if row["cases"]:
+            cubes[row["number"] - 1][(row["care_unit_hsa_id"], row["category"], row["sex"])] = int(row["cases"])
+    return list(cubes)
 
 
 async def ongoing_by_unit_and_sex(conn: asyncpg.Connection, day: date, care_unit_hsa_id: str | None = None) -> dict[str, dict[str, int]]:
@@ -97,11 +194,14 @@ def _spans(raw: Any, value_field: str) -> tuple[tuple[date, date, Any], ...]:
 
 async def facts_overlapping(conn: asyncpg.Connection, first: date, last: date) -> list[CaseFact]:
     """The case facts of every case that touches [first, last]: all a report over that span counts."""
+    return await _facts_where(conn, 'start <= $1 AND "end" >= $2', last, first)
+
+
+async def _facts_where(conn: asyncpg.Connection, condition: str, *arguments: Any) -> list[CaseFact]:
     rows = await conn.fetch(
         'SELECT case_id, sex, care_unit_hsa_id, care_provider_hsa_id, diagnosis_group, start, "end", certified_days, degrees, age_bands '
-        'FROM case_facts WHERE start <= $2 AND "end" >= $1 ORDER BY case_id',
-        first,
-        last,
+        f"FROM case_facts WHERE {condition} ORDER BY case_id",
+        *arguments,
     )
     return [
         CaseFact(

@@ -11,9 +11,10 @@ import calendar
 from collections import Counter
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, timedelta
 from enum import StrEnum
 from statistics import median
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from pydantic.alias_generators import to_camel
@@ -25,6 +26,7 @@ MONTHLY_LENGTH_BANDS = ("<15", "15-30", "31-60", "61-90", "91-180", "181-364", "
 DIAGNOSIS_GROUPS = ("psychiatric", "musculoskeletal", "somatic", "pregnancy", "symptoms", "factors", "other", "unknown")
 DEGREES = ("25", "50", "75", "100", "NONE")
 AGE_BANDS = ("-20", "21-30", "31-40", "41-50", "51-60", "61-", "UNKNOWN")
+ONE_DAY = timedelta(days=1)
 # "Mer än 90 dagar": a case longer than this many certified days.
 LONG_CASE_DAYS = 90
 
@@ -263,3 +265,71 @@ def gender_share(women: int | None, men: int | None, sex: str) -> float | None:
     if women is None or men is None or sex not in ("F", "M") or women + men == 0:
         return None
     return round((women if sex == "F" else men) / (women + men), 4)
+
+
+# --- Aggregates kept from the facts (docs/statistics.md §7) ---------------------------------------------
+#
+# Every fact is reduced to its boundaries: per breakdown, the day a case (or a span of its degree or age
+# band) starts being counted in a category and the day it stops. A count ongoing on d is then the starts
+# up to d less the ends before d, and a count ongoing in [first, last] the starts up to `last` less the ends
+# before `first`. Boundaries add up, so a changed case is its new boundaries less its old ones.
+
+START = "start"
+END = "end"
+# Breakdowns kept as boundaries: those of the ongoing report, the monthly length bands, the long cases and
+# the certified days of a case ended (whose end boundaries give the medians).
+MONTHLY_LENGTH_BAND = "monthlyLengthBand"
+LONG_CASES = "longCases"
+CERTIFIED_DAYS = "certifiedDays"
+
+# (breakdown, category, care unit, sex, boundary, day)
+BoundaryKey = tuple[str, str, str, str, str, date]
+
+
+def _covering_spans(fact: CaseFact, spans: tuple[tuple[date, date, Any], ...], uncovered: str) -> list[tuple[date, date, str]]:
+    """The spans within the case, each day of the case in exactly one: gap days in `uncovered`."""
+    covering: list[tuple[date, date, str]] = []
+    day = fact.start
+    for first, last, value in sorted(spans):
+        first, last = max(first, fact.start), min(last, fact.end)
+        if first > last or last < day:
+            continue
+        first = max(first, day)
+        if first > day:
+            covering.append((day, first - ONE_DAY, uncovered))
+        covering.append((first, last, str(value)))
+        day = last + ONE_DAY
+    if day <= fact.end:
+        covering.append((day, fact.end, uncovered))
+    return covering
+
+
+def boundaries(fact: CaseFact) -> Counter[BoundaryKey]:
+    """What one case adds to the kept aggregates."""
+    unit, sex = fact.care_unit_hsa_id, fact.sex
+    spans: dict[str, list[tuple[date, date, str]]] = {
+        OngoingDimension.SEX.value: [(fact.start, fact.end, ALL)],
+        OngoingDimension.LENGTH_BAND.value: [(fact.start, fact.end, coordinator_length_band(fact.certified_days))],
+        OngoingDimension.DIAGNOSIS_GROUP.value: [(fact.start, fact.end, fact.diagnosis_group)],
+        OngoingDimension.DEGREE.value: _covering_spans(fact, fact.degrees, "NONE"),
+        OngoingDimension.AGE_BAND.value: _covering_spans(fact, fact.age_bands, "UNKNOWN"),
+        MONTHLY_LENGTH_BAND: [(fact.start, fact.end, monthly_length_band(fact.certified_days))],
+        LONG_CASES: [(fact.start, fact.end, ALL)] if fact.certified_days > LONG_CASE_DAYS else [],
+        CERTIFIED_DAYS: [(fact.start, fact.end, str(fact.certified_days))],
+    }
+    counted: Counter[BoundaryKey] = Counter()
+    for breakdown, covering in spans.items():
+        for first, last, category in covering:
+            counted[(breakdown, category, unit, sex, START, first)] += 1
+            counted[(breakdown, category, unit, sex, END, last)] += 1
+    return counted
+
+
+def boundary_changes(old: Iterable[CaseFact], new: Iterable[CaseFact]) -> dict[BoundaryKey, int]:
+    """The change to the kept aggregates when the facts `old` give way to `new`; keys that do not change are left out."""
+    change: Counter[BoundaryKey] = Counter()
+    for fact in new:
+        change.update(boundaries(fact))
+    for fact in old:
+        change.subtract(boundaries(fact))
+    return {key: count for key, count in change.items() if count}

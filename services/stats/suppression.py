@@ -111,7 +111,23 @@ def protect(
         total, parts = table.sums[number]
         return (total, *parts)
 
+    def hide_lone_cells() -> None:
+        # The cheap part first: a sum with one hidden member gives it away on its own. The linear algebra
+        # below then only has to find what combinations of sums give away.
+        changed = True
+        while changed:
+            changed = False
+            for number in range(len(table.sums)):
+                cells = members(number)
+                if sum(1 for cell in cells if cell in suppressed) != 1:
+                    continue
+                candidates = [cell for cell in cells if cell in allowed and cell not in suppressed]
+                if candidates:
+                    suppressed.add(min(candidates, key=preference))
+                    changed = True
+
     while True:
+        hide_lone_cells()
         exposed = recoverable_cells(table, suppressed)
         if not exposed:
             return frozenset(suppressed)

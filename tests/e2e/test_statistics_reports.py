@@ -15,7 +15,9 @@ import pytest
 
 from reko.feed import FeedSettings, generate_feed
 from reko.publish import publish_events
+from services.stats import repository
 from shared.contracts.cases import SickLeaveCaseChanged
+from shared.db import create_pool
 from tests.oracle import expected_cases
 from tests.support import bearer, wait_for_quiet
 
@@ -119,6 +121,21 @@ def rolled_up(counts: Counter, provider_of: dict[str, str]) -> dict[tuple[str, s
 # --- reading the service ---
 
 
+async def kept_and_rebuilt(database_url: str) -> bool:
+    """Whether the aggregates the service kept from the case events equal, cell by cell, a rebuild from its facts."""
+    pool = await create_pool(database_url, "stats", size=1)
+    async with pool.acquire() as conn:
+        kept = await repository.boundary_rows(conn)
+        rebuild = conn.transaction()
+        await rebuild.start()
+        await repository.rebuild_boundaries(conn)
+        rebuilt = await repository.boundary_rows(conn)
+        # Rolled back: the service's own table stays as it kept it.
+        await rebuild.rollback()
+    await pool.close()
+    return bool(kept) and kept == rebuilt
+
+
 def fetch(base_url: str, path: str, headers: dict[str, str], **params: Any) -> dict[str, Any]:
     response = httpx.get(f"{base_url}{path}", params=params, headers=headers, timeout=30)
     response.raise_for_status()
@@ -205,4 +222,23 @@ def test_every_cell_of_every_report_is_what_the_rules_give_for_the_certificates_
                 assert medians[(f"{first:%Y-%m}", "unit", unit, "ALL", sex)]["value"] == want, (first, unit, sex)
 
     assert hidden > 0, "a feed this size has small cells for the regional office"
+
+    # Rates: half the units list their patients by sex, the others only in total.
+    listed = {unit: (1000 + 100 * number, 900 + 50 * number) for number, unit in enumerate(units)}
+    lines = ["careUnitHsaId,month,sex,listed"]
+    for number, (unit, (women, men)) in enumerate(listed.items()):
+        lines += [f"{unit},2026-05,F,{women}", f"{unit},2026-05,M,{men}"] if number % 2 else [f"{unit},2026-05,TOTAL,{women + men}"]
+    loaded = httpx.post(f"{base}/listed-patients", content="\n".join(lines), headers={**region, "content-type": "text/csv"}, timeout=30)
+    assert loaded.status_code == 200, loaded.text
+    rates = served(fetch(base, "/reports/ongoing", staff, on=DAY.isoformat()))
+    ongoing = rolled_up(ongoing_expected(cases, "sex"), provider_of)
+    for number, (unit, (women, men)) in enumerate(listed.items()):
+        cells = {sex: rates[(DAY.isoformat(), "unit", unit, "ALL", sex)] for sex in ("F", "M", "TOTAL")}
+        assert cells["TOTAL"]["per1000"] == round(ongoing.get(("unit", unit, "ALL", "TOTAL"), 0) * 1000 / (women + men), 2)
+        if number % 2:
+            assert cells["F"]["per1000"] == round(ongoing.get(("unit", unit, "ALL", "F"), 0) * 1000 / women, 2)
+            assert cells["M"]["per1000"] == round(ongoing.get(("unit", unit, "ALL", "M"), 0) * 1000 / men, 2)
+        else:
+            assert cells["F"]["per1000"] is None
+    assert asyncio.run(kept_and_rebuilt(stack.database_url)), "the aggregates kept event by event differ from a rebuild"
     assert flowed < 240, f"the feed took {flowed:.0f} s to flow through"

@@ -207,3 +207,13 @@ async def test_the_command_loads_a_listing_file_into_the_database(database_url):
     async with pool.acquire() as conn:
         assert await repository.listings_of(conn, [date(2026, 3, 1)]) == {date(2026, 3, 1): {(NORTH, "TOTAL"): 3000}}
     await pool.close()
+
+
+async def test_the_reports_are_described_in_openapi_with_their_file_formats():
+    from services.stats.app import create_app
+
+    spec = create_app(StatsSettings(auth=AuthSettings(jwt_secret=SECRET))).openapi()
+
+    assert {"/reports/ongoing", "/reports/monthly/{measure}", "/listed-patients", "/dashboard"} <= set(spec["paths"])
+    formats = spec["paths"]["/reports/ongoing"]["get"]["responses"]["200"]["content"]
+    assert {"application/json", "text/csv; charset=utf-8"} <= set(formats)

@@ -254,3 +254,17 @@ async def test_the_team_meeting_list_and_its_print_are_access_logged(service: Se
     async with service.pool.acquire() as conn:
         rows = await conn.fetch("SELECT resource FROM access_log WHERE $1 = ANY(patient_pseudonyms) AND resource LIKE 'TEAM_MEETING%'", patient)
     assert {row["resource"] for row in rows} == {"TEAM_MEETING", "TEAM_MEETING_PRINT"}
+
+
+async def test_the_coordinator_sets_her_own_mail_from_the_preferences_page(service: Service) -> None:
+    http = await signed_in(service, COORDINATOR, [Role.REHABKOORDINATOR], [UNIT_A])
+    answer = await http.post(
+        "/preferences", data={**form(service, email="anna.andersson@example.org", digest_time="08:15"), "units": [UNIT_A], "immediate": "1"}
+    )
+    assert answer.status_code == 303
+    assert "message=" in answer.headers["location"]
+    page = await http.get("/preferences")
+    assert 'value="anna.andersson@example.org"' in page.text
+    assert 'value="08:15"' in page.text
+    refused = await http.post("/preferences", data={**form(service, email="anna.andersson@example.org", digest_time="08:15"), "units": [UNIT_B]})
+    assert "problem=" in refused.headers["location"], "mail only for units she acts for"

@@ -5,10 +5,14 @@ from datetime import date
 import pytest
 
 from services.stats.statistics import (
+    END,
+    START,
     CaseFact,
     FactFilter,
     MonthlyMeasure,
     OngoingDimension,
+    boundaries,
+    boundary_changes,
     coordinator_length_band,
     gender_share,
     median_days,
@@ -107,3 +111,43 @@ def test_months_back_crosses_the_new_year_oldest_first():
     months = months_back(month(2026, 2), 4)
     assert [period.label for period in months] == ["2025-11", "2025-12", "2026-01", "2026-02"]
     assert window(months).label == "2025-11..2026-02"
+
+
+def test_a_case_leaves_a_start_and_an_end_in_every_breakdown():
+    case = fact("c1", date(2026, 3, 1), date(2026, 3, 31), 31, degrees=((date(2026, 3, 1), date(2026, 3, 31), 100),))
+    kept = boundaries(case)
+    assert kept[("sex", "ALL", "U1", "F", START, date(2026, 3, 1))] == 1
+    assert kept[("sex", "ALL", "U1", "F", END, date(2026, 3, 31))] == 1
+    assert kept[("degree", "100", "U1", "F", START, date(2026, 3, 1))] == 1
+    assert kept[("certifiedDays", "31", "U1", "F", END, date(2026, 3, 31))] == 1
+    # Not longer than 90 days: nothing among the long cases.
+    assert not any(key[0] == "longCases" for key in kept)
+
+
+def test_the_gap_days_between_degree_spans_count_under_no_degree():
+    case = fact(
+        "c1",
+        date(2026, 3, 1),
+        date(2026, 3, 31),
+        29,
+        degrees=((date(2026, 3, 1), date(2026, 3, 10), 100), (date(2026, 3, 13), date(2026, 3, 31), 50)),
+    )
+    degree_spans = sorted((key[5], key[4], key[1]) for key in boundaries(case) if key[0] == "degree")
+    assert degree_spans == [
+        (date(2026, 3, 1), START, "100"),
+        (date(2026, 3, 10), END, "100"),
+        (date(2026, 3, 11), START, "NONE"),
+        (date(2026, 3, 12), END, "NONE"),
+        (date(2026, 3, 13), START, "50"),
+        (date(2026, 3, 31), END, "50"),
+    ]
+
+
+def test_a_changed_case_changes_the_kept_aggregates_by_its_new_boundaries_less_its_old():
+    before = fact("c1", date(2026, 3, 1), date(2026, 3, 31), 31)
+    after = fact("c1", date(2026, 3, 1), date(2026, 4, 30), 61)
+    change = boundary_changes([before], [after])
+    assert change[("sex", "ALL", "U1", "F", END, date(2026, 3, 31))] == -1
+    assert change[("sex", "ALL", "U1", "F", END, date(2026, 4, 30))] == 1
+    assert ("sex", "ALL", "U1", "F", START, date(2026, 3, 1)) not in change
+    assert boundary_changes([before], [before]) == {}
