@@ -360,6 +360,7 @@ class Stack:
                 "riskFlags": self.topics.name(self.topics.risk_flags),
                 "milestones": self.topics.name(self.topics.milestones),
                 "alerts": self.topics.name(self.topics.alerts),
+                "casework": self.topics.name(self.topics.casework),
                 "certificatesDeadLetter": self.topics.dead_letter(self.topics.certificates),
             },
             "services": {name: service.base_url for name, service in self.services.items()},

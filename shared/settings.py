@@ -23,6 +23,8 @@ class Topics(BaseModel):
     alerts: str = "rehab.alerts.v1"
     # Who a patient is, encrypted, from intake to notifications only (docs/identity.md); compacted.
     identities: str = "sickleave.identities.v1"
+    # The coordinator's records, pseudonymised, for other systems to follow (docs/events.md §3.7).
+    casework: str = "rehab.casework.v1"
     dead_letter_suffix: str = ".dlq"
 
     def name(self, topic: str) -> str:
@@ -33,7 +35,8 @@ class Topics(BaseModel):
 
     def all_names(self) -> list[str]:
         base = [self.certificates, self.cases, self.risk_flags, self.milestones, self.alerts, self.identities]
-        return [self.name(topic) for topic in base] + [self.dead_letter(topic) for topic in base]
+        # Nothing in reko consumes the casework topic, so it has no dead-letter topic of its own.
+        return [self.name(topic) for topic in base] + [self.dead_letter(topic) for topic in base] + [self.name(self.casework)]
 
     def configs(self) -> dict[str, dict[str, str]]:
         """Topic configurations other than the broker's defaults, by full name, for whoever creates the topic first."""

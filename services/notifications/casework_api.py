@@ -3,7 +3,9 @@ rehabilitation plan and its next step (docs/casework.md).
 
 Every route names the care unit in its path; the user must act for it. The unit's coordinators
 (`REHABKOORDINATOR`) read and write, its doctors (`LAKARE`) read. Every answer that shows a record
-writes its access-log row first (docs/http-api.md §2.3).
+writes its access-log row first (docs/http-api.md §2.3). The changes themselves, with the events
+they publish on the casework topic (docs/casework.md §7), are services/notifications/casework_operations.py,
+which a page can call as well; a route here checks who asks, calls one, logs the access and answers.
 """
 
 # No `from __future__ import annotations`: FastAPI resolves the `Depends(...)` annotations of the
@@ -11,56 +13,35 @@ writes its access-log row first (docs/http-api.md §2.3).
 
 from datetime import date, datetime
 from typing import Annotated, Any
-from uuid import uuid4
 
 import asyncpg
 from fastapi import APIRouter, Depends, HTTPException, Request, status
 from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from services.notifications import casework_operations as operations
 from services.notifications import casework_repository as records
-from services.notifications.consent import (
-    SCOPE_TEXT,
-    ConsentDecision,
-    ConsentRecord,
-    ConsentScope,
-    consent_standing,
-    decision_date_problem,
-    withdrawal_problem,
-)
-from services.notifications.contact_log import (
-    CONTACT_KIND_TEXT,
-    Contact,
-    ContactKind,
-    ContactParty,
-    contact_date_problem,
-    contact_refusal,
-    parties_of,
-)
+from services.notifications.casework_operations import NO_PLAN, AgreedPlan, Casework
+from services.notifications.consent import SCOPE_TEXT, ConsentDecision, ConsentRecord, ConsentScope, consent_standing
+from services.notifications.contact_log import CONTACT_KIND_TEXT, Contact, ContactKind, ContactParty
 from services.notifications.deliveries import SendingHours
 from services.notifications.next_step_alerts import NextStepAlerts
-from services.notifications.rehabilitation_plan import OWNER_TEXT, NextStep, NextStepOwner, PlanVersion, next_step_overdue, open_next_step
-from services.notifications.reko_status import REKO_CODES, RekoStatus, RekoStatusChange, current_status, reko_status_named, status_change
+from services.notifications.rehabilitation_plan import OWNER_TEXT, NextStep, NextStepOwner, PlanVersion, next_step_overdue
+from services.notifications.reko_status import REKO_CODES, RekoStatus, RekoStatusChange, current_status, reko_status_named
 from services.notifications.settings import NotificationsSettings
 from shared.access_log import AccessAction, AccessResource, record_access
 from shared.auth import AuthenticatedUser, Role, authenticator, require_role_at_unit
-from shared.http_errors import PathIdentifier, ReckonableDate, unprocessable_field
+from shared.contracts.casework import CaseworkEvent
+from shared.http_errors import PathIdentifier, ReckonableDate
 from shared.service import ServiceRuntime
 
 # Who reads the coordinator's records, and who keeps them (docs/casework.md §4).
 READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
 WRITERS = (Role.REHABKOORDINATOR,)
-NOT_THE_CASES_PATIENT = "patientpseudonymen hör inte till sjukfallet"
-UNKNOWN_PATIENT = "Sjukfallets patient är okänd vid vårdenheten."
-PATIENT_NEEDED = "krävs: sjukfallets patient är okänd vid vårdenheten"
 LONGEST_NOTE = 4000
 LONGEST_GOAL = 2000
 LONGEST_STEP = 500
 MOST_AGREED_STEPS = 30
-NO_PLAN = "Patienten har ingen rehabiliteringsplan vid vårdenheten."
-NO_OPEN_STEP = "Planen har inget nästa steg att markera som gjort."
-PLAN_CHANGED = "Planen har ändrats sedan den lästes. Läs den igen och gör ändringen på nytt."
-STEP_DONE_AFTER_TODAY = "Ett steg kan inte markeras som gjort efter dagens datum."
 REKO_STATUS_VALUES = ", ".join(f'"{status.value}"' for status in RekoStatus)
 
 # A patient pseudonym as intake makes it (docs/rules.md §3.4): nothing else, a personnummer least of all.
@@ -313,40 +294,19 @@ def reko_status_answer(case_id: str, care_unit_hsa_id: str, history: list[RekoSt
     )
 
 
-async def _patient_named(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str, named: str | None) -> str | None:
-    """The case's patient: as reko knows it, else as the request names it (then remembered); 422
-    when the request names another patient than the one reko knows."""
-    known = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
-    if known is not None and named is not None and named != known:
-        raise unprocessable_field("body.patientPseudonym", NOT_THE_CASES_PATIENT)
-    patient = known or named
-    if patient is not None:
-        # Kept with the unit's records, so the case still finds its patient once its alerts have moved on.
-        await records.remember_patient_of_case(conn, case_id, care_unit_hsa_id, patient)
-    return patient
-
-
-async def _known_patient(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str) -> str:
-    """The case's patient for a read; 404 when reko does not know it at the unit."""
-    patient = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
-    if patient is None:
-        raise HTTPException(status.HTTP_404_NOT_FOUND, UNKNOWN_PATIENT)
-    return patient
-
-
-async def _patient_to_write_for(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str, named: str | None) -> str:
-    """The case's patient for a change of the patient's records, locked for the transaction; 422
-    when neither reko nor the request knows who it is."""
-    patient = await _patient_named(conn, case_id, care_unit_hsa_id, named)
-    if patient is None:
-        raise unprocessable_field("body.patientPseudonym", PATIENT_NEEDED)
-    await records.lock_patient_at_unit(conn, patient, care_unit_hsa_id)
-    return patient
+def casework_of(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps: NextStepAlerts | None = None) -> Casework:
+    """What the operations of services/notifications/casework_operations.py need of this service."""
+    return Casework(
+        clock=runtime.clock,
+        casework_topic=runtime.topic(settings.topics.casework),
+        next_steps=next_steps or next_step_alerts(runtime, settings),
+        source=f"urn:reko:{runtime.name}",
+    )
 
 
 def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps: NextStepAlerts | None = None) -> APIRouter:
     api = APIRouter(tags=["casework"])
-    next_steps = next_steps or next_step_alerts(runtime, settings)
+    casework = casework_of(runtime, settings, next_steps)
     authenticate = authenticator(settings.auth)
     reader = require_role_at_unit(authenticate, *READERS)
     writer = require_role_at_unit(authenticate, *WRITERS)
@@ -392,15 +352,11 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
         """Set the case's REKO status at the unit (a coordinator of the unit only). Setting the status
         the case already has records nothing; the answer is the status with its history."""
         async with runtime.pool.acquire() as conn, conn.transaction():
-            await records.lock_case_at_unit(conn, case_id, care_unit_hsa_id)
-            patient = await _patient_named(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
-            history = await records.reko_status_history(conn, case_id, care_unit_hsa_id)
-            change = status_change(history, body.status, case_id=case_id, care_unit_hsa_id=care_unit_hsa_id, by=user.hsa_id, at=runtime.clock.now())
-            if change is not None:
-                await records.add_reko_status_change(conn, change)
-                history.append(change)
-            await log(conn, user, care_unit_hsa_id, AccessResource.REKO_STATUS, patient, request, AccessAction.WRITE)
-        return reko_status_answer(case_id, care_unit_hsa_id, history)
+            done = await operations.set_reko_status(
+                conn, casework, user.hsa_id, care_unit_hsa_id, case_id, body.status, named_patient=body.patient_pseudonym
+            )
+            await log(conn, user, care_unit_hsa_id, AccessResource.REKO_STATUS, done.patient_pseudonym, request, AccessAction.WRITE)
+        return reko_status_answer(case_id, care_unit_hsa_id, done.history)
 
     @api.get("/units/{care_unit_hsa_id}/cases/{case_id}/consent", response_model=ConsentAnswer, response_model_by_alias=True)
     async def get_consent(
@@ -413,7 +369,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
         """The patient's consent at the unit, scope by scope as it stands on `on` (default: today), and
         every decision recorded. 404 when reko does not know the case's patient at the unit."""
         async with runtime.pool.acquire() as conn:
-            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id)
             consents = await records.consent_records(conn, patient, care_unit_hsa_id)
             await log(conn, user, care_unit_hsa_id, AccessResource.CONSENT, patient, request, AccessAction.READ)
         return consent_answer(case_id, care_unit_hsa_id, consents, on or runtime.clock.today())
@@ -428,33 +384,20 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
     ) -> ConsentAnswer:
         """Record the patient's decision for one or more scopes, dated by the day the patient made it.
         422 for a date after today; 409 for withdrawing a consent that is not in force."""
-        today = runtime.clock.today()
-        date_problem = decision_date_problem(body.decided_on, today)
-        if date_problem:
-            raise unprocessable_field("body.decidedOn", date_problem)
         async with runtime.pool.acquire() as conn, conn.transaction():
-            patient = await _patient_to_write_for(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
-            consents = await records.consent_records(conn, patient, care_unit_hsa_id)
-            scopes = [scope for scope in ConsentScope if scope in set(body.scopes)]
-            for scope in scopes:
-                problem = withdrawal_problem(consents, scope, body.decision, body.decided_on)
-                if problem:
-                    raise HTTPException(status.HTTP_409_CONFLICT, problem)
-            added = [
-                ConsentRecord(
-                    patient_pseudonym=patient,
-                    care_unit_hsa_id=care_unit_hsa_id,
-                    scope=scope,
-                    decision=body.decision,
-                    decided_on=body.decided_on,
-                    recorded_by=user.hsa_id,
-                    recorded_at=runtime.clock.now(),
-                )
-                for scope in scopes
-            ]
-            await records.add_consent_records(conn, case_id, added)
-            await log(conn, user, care_unit_hsa_id, AccessResource.CONSENT, patient, request, AccessAction.WRITE)
-        return consent_answer(case_id, care_unit_hsa_id, [*consents, *added], today)
+            done = await operations.record_consent(
+                conn,
+                casework,
+                user.hsa_id,
+                care_unit_hsa_id,
+                case_id,
+                body.scopes,
+                body.decision,
+                body.decided_on,
+                named_patient=body.patient_pseudonym,
+            )
+            await log(conn, user, care_unit_hsa_id, AccessResource.CONSENT, done.patient_pseudonym, request, AccessAction.WRITE)
+        return consent_answer(case_id, care_unit_hsa_id, done.consents, runtime.clock.today())
 
     @api.get("/units/{care_unit_hsa_id}/cases/{case_id}/contacts", response_model=ContactLogAnswer, response_model_by_alias=True)
     async def get_contacts(
@@ -462,7 +405,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
     ) -> ContactLogAnswer:
         """The patient's contact log at the unit, notes included. 404 when reko does not know the case's patient at the unit."""
         async with runtime.pool.acquire() as conn:
-            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id)
             contacts = await records.contacts_of_patient(conn, patient, care_unit_hsa_id)
             await log(conn, user, care_unit_hsa_id, AccessResource.CONTACTS, patient, request, AccessAction.READ)
         return ContactLogAnswer(case_id=case_id, care_unit_hsa_id=care_unit_hsa_id, contacts=tuple(contact_answer(c) for c in contacts))
@@ -478,56 +421,21 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
         """Log a contact that has taken place. A contact with a party outside the unit (a trepartssamtal
         with the employer, an avstämningsmöte with Försäkringskassan, contact with Arbetsförmedlingen)
         is refused with 409, naming the consent missing on the contact's date."""
-        date_problem = contact_date_problem(body.contact_on, runtime.clock.today())
-        if date_problem:
-            raise unprocessable_field("body.contactOn", date_problem)
-        parties = parties_of(body.kind, body.parties)
         async with runtime.pool.acquire() as conn, conn.transaction():
-            patient = await _patient_to_write_for(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
-            refusal = contact_refusal(await records.consent_records(conn, patient, care_unit_hsa_id), parties, body.contact_on)
-            if refusal:
-                raise HTTPException(status.HTTP_409_CONFLICT, refusal)
-            contact = Contact(
-                contact_id=str(uuid4()),
-                case_id=case_id,
-                patient_pseudonym=patient,
-                care_unit_hsa_id=care_unit_hsa_id,
-                kind=body.kind,
-                parties=parties,
-                contact_on=body.contact_on,
+            contact = await operations.record_contact(
+                conn,
+                casework,
+                user.hsa_id,
+                care_unit_hsa_id,
+                case_id,
+                body.kind,
+                body.contact_on,
+                parties=body.parties,
                 note=body.note,
-                recorded_by=user.hsa_id,
-                recorded_at=runtime.clock.now(),
+                named_patient=body.patient_pseudonym,
             )
-            await records.add_contact(conn, contact)
-            await log(conn, user, care_unit_hsa_id, AccessResource.CONTACTS, patient, request, AccessAction.WRITE)
+            await log(conn, user, care_unit_hsa_id, AccessResource.CONTACTS, contact.patient_pseudonym, request, AccessAction.WRITE)
         return contact_answer(contact)
-
-    async def save_plan(
-        conn: asyncpg.Connection, request: Request, user: AuthenticatedUser, case_id: str, care_unit_hsa_id: str, patient: str, change: "PlanChange"
-    ) -> PlanAnswer:
-        """Store the plan's next version in the caller's transaction, withdrawing the alert of a step
-        done, moved or gone; the outbox row goes with it."""
-        head = await records.lock_plan_head(conn, patient, care_unit_hsa_id)
-        current = head.current_version if head else 0
-        if change.expected_version is not None and change.expected_version != current:
-            raise HTTPException(status.HTTP_409_CONFLICT, PLAN_CHANGED)
-        versions = await records.plan_versions(conn, patient, care_unit_hsa_id) if head else []
-        plan = change.version_after(
-            versions[-1] if versions else None,
-            case_id=case_id,
-            patient=patient,
-            care_unit_hsa_id=care_unit_hsa_id,
-            by=user.hsa_id,
-            at=runtime.clock.now(),
-        )
-        plan = plan.model_copy(update={"plan_id": head.plan_id if head else plan.plan_id, "version": current + 1})
-        outbox = next_steps.outbox()
-        still_open = await next_steps.follow_plan(conn, outbox, head, plan)
-        await records.save_plan_version(conn, plan, still_open)
-        await outbox.write(conn)
-        await log(conn, user, care_unit_hsa_id, AccessResource.REHABILITATION_PLAN, patient, request, AccessAction.WRITE)
-        return plan_answer([*versions, plan], runtime.clock.today())
 
     @api.get("/units/{care_unit_hsa_id}/cases/{case_id}/plan", response_model=PlanAnswer, response_model_by_alias=True)
     async def get_plan(
@@ -536,7 +444,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
         """The patient's rehabilitation plan at the unit: the current version and every version, oldest
         first. 404 when reko does not know the case's patient at the unit, or the patient has no plan there."""
         async with runtime.pool.acquire() as conn:
-            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
+            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id)
             versions = await records.plan_versions(conn, patient, care_unit_hsa_id)
             if not versions:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, NO_PLAN)
@@ -553,11 +461,25 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
     ) -> PlanAnswer:
         """Record the plan as agreed with the patient now: a new version (the first creates the plan).
         A next step whose date has passed raises a NEXT_STEP alert; a step done, moved or gone withdraws it."""
-        if body.next_step is not None and body.next_step.done_on is not None and body.next_step.done_on > runtime.clock.today():
-            raise unprocessable_field("body.nextStep.doneOn", STEP_DONE_AFTER_TODAY)
+        asked = body.next_step
+        agreed = AgreedPlan(
+            goal=body.goal,
+            agreed_steps=tuple(body.agreed_steps),
+            next_step=NextStep(description=asked.description, due_on=asked.due_on, owner=asked.owner, done_on=asked.done_on) if asked else None,
+        )
         async with runtime.pool.acquire() as conn, conn.transaction():
-            patient = await _patient_to_write_for(conn, case_id, care_unit_hsa_id, body.patient_pseudonym)
-            return await save_plan(conn, request, user, case_id, care_unit_hsa_id, patient, PlanChange(body))
+            saved = await operations.set_plan(
+                conn,
+                casework,
+                user.hsa_id,
+                care_unit_hsa_id,
+                case_id,
+                agreed,
+                expected_version=body.expected_version,
+                named_patient=body.patient_pseudonym,
+            )
+            await log(conn, user, care_unit_hsa_id, AccessResource.REHABILITATION_PLAN, saved.patient_pseudonym, request, AccessAction.WRITE)
+        return plan_answer(saved.versions, runtime.clock.today())
 
     @api.post("/units/{care_unit_hsa_id}/cases/{case_id}/plan/next-step/done", response_model=PlanAnswer, response_model_by_alias=True)
     async def next_step_done(
@@ -569,50 +491,12 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
     ) -> PlanAnswer:
         """Mark the plan's next step done (on `doneOn`, default today): a new version, which withdraws its alert.
         409 when the plan has no next step still to be taken."""
-        today = runtime.clock.today()
-        done_on = body.done_on or today
-        if done_on > today:
-            raise unprocessable_field("body.doneOn", STEP_DONE_AFTER_TODAY)
         async with runtime.pool.acquire() as conn, conn.transaction():
-            patient = await _known_patient(conn, case_id, care_unit_hsa_id)
-            await records.lock_patient_at_unit(conn, patient, care_unit_hsa_id)
-            return await save_plan(conn, request, user, case_id, care_unit_hsa_id, patient, PlanChange(None, done_on=done_on))
+            saved = await operations.mark_next_step_done(conn, casework, user.hsa_id, care_unit_hsa_id, case_id, body.done_on)
+            await log(conn, user, care_unit_hsa_id, AccessResource.REHABILITATION_PLAN, saved.patient_pseudonym, request, AccessAction.WRITE)
+        return plan_answer(saved.versions, runtime.clock.today())
 
     return api
-
-
-class PlanChange:
-    """A request's change of the plan: a whole new plan, or the current one with its next step done."""
-
-    def __init__(self, body: PlanRequest | None, *, done_on: date | None = None) -> None:
-        self.body = body
-        self.done_on = done_on
-        self.expected_version = body.expected_version if body else None
-
-    def version_after(self, current: PlanVersion | None, *, case_id: str, patient: str, care_unit_hsa_id: str, by: str, at: datetime) -> PlanVersion:
-        next_step: NextStep | None
-        if self.body is None:
-            step = open_next_step(current)
-            if current is None or step is None:
-                raise HTTPException(status.HTTP_409_CONFLICT, NO_PLAN if current is None else NO_OPEN_STEP)
-            goal, agreed_steps, next_step = current.goal, current.agreed_steps, step.model_copy(update={"done_on": self.done_on})
-        else:
-            asked = self.body.next_step
-            goal, agreed_steps = self.body.goal, tuple(self.body.agreed_steps)
-            next_step = NextStep(description=asked.description, due_on=asked.due_on, owner=asked.owner, done_on=asked.done_on) if asked else None
-        # The plan id and version are the head's: the caller sets them.
-        return PlanVersion(
-            plan_id=current.plan_id if current else str(uuid4()),
-            version=0,
-            case_id=case_id,
-            patient_pseudonym=patient,
-            care_unit_hsa_id=care_unit_hsa_id,
-            goal=goal,
-            agreed_steps=agreed_steps,
-            next_step=next_step,
-            recorded_by=by,
-            recorded_at=at,
-        )
 
 
 def next_step_alerts(runtime: ServiceRuntime, settings: NotificationsSettings) -> NextStepAlerts:
@@ -633,4 +517,21 @@ def install(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRout
         await next_steps.run(runtime, settings.next_step_check_interval_seconds)
 
     runtime.background(next_step_check)
+    declare_publication(runtime, settings)
     return router(runtime, settings, next_steps)
+
+
+def declare_publication(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+    """The casework topic in the service's AsyncAPI document: written by HTTP routes, so no
+    subscription declares it (docs/casework.md §7)."""
+    runtime.publishes(
+        settings.topics.casework,
+        title="CaseworkChanged",
+        description=(
+            "The coordinator's records, pseudonymised: a REKO status set (`REKO_STATUS`), a consent decision recorded "
+            "(`CONSENT`), a rehabilitation plan's new version (`PLAN`), a contact logged (`CONTACT`), each through the "
+            "outbox in the transaction of the change; keyed by care unit HSA id. No note, goal, step text or "
+            "personnummer (docs/events.md §3.7)."
+        ),
+        schema=CaseworkEvent,
+    )

@@ -32,6 +32,7 @@ DOMAIN_MODULES = [
     "services/notifications/contact_log.py",
     "services/notifications/deliveries.py",
     "services/notifications/rehabilitation_plan.py",
+    "services/notifications/casework_events.py",
     "services/notifications/alert_lifecycle.py",
     "services/notifications/case_facts.py",
     "services/notifications/worklist.py",

@@ -35,7 +35,7 @@ def test_the_committed_feed_schema_matches_the_contract_models():
     [
         (lambda: create_intake(IntakeSettings(pseudonym_key="k")), "sickleave.certificates.v1", ("sickleave.cases.v1", "sickleave.riskflags.v1")),
         (create_milestones, "sickleave.cases.v1", ("rehab.milestones.v1",)),
-        (create_notifications, "rehab.milestones.v1", ("rehab.alerts.v1",)),
+        (create_notifications, "rehab.milestones.v1", ("rehab.alerts.v1", "rehab.casework.v1")),
         (create_stats, "sickleave.cases.v1", ()),
     ],
 )
