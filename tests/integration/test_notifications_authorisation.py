@@ -106,6 +106,8 @@ EXPECTED: dict[tuple[str, str, str], tuple[int | str, ...]] = {
     # coordinators and stand-ins (coordinators.md §2)
     ("GET", "/coordinators/{hsa_id}", ""):                           (200,  200,  200,  403,  403,  403,  404,  401),
     ("PUT", "/coordinators/{hsa_id}", ""):                           (200,  403,  200,  403,  403,  403,  403,  401),
+    # the record sent back as it is stored confirms it only to those who could change it
+    ("PUT", "/coordinators/{hsa_id}", "unchanged"):                  (200,  403,  200,  403,  403,  403,  403,  401),
     ("DELETE", "/coordinators/{hsa_id}", ""):                        (403,  403,  204,  403,  403,  403,  404,  401),
     ("GET", "/units/{care_unit_hsa_id}/coordinators", ""):           (200,  200,  200,  403,  403,  403,  403,  401),
     ("PUT", "/units/{care_unit_hsa_id}/coordinators/{hsa_id}", ""):  (403,  403,  200,  403,  403,  403,  403,  401),
@@ -288,7 +290,7 @@ def path_of(template: str, variant: str, world: World) -> str:
 Body = Callable[[World, str], dict[str, Any]]
 
 # Minimal valid bodies (JSON for the API, the form's fields for a page).
-API_BODIES: dict[tuple[str, str], Body] = {
+API_BODIES: dict[tuple[str, ...], Body] = {
     ("PUT", "/units/{care_unit_hsa_id}/cases/{case_id}/reko-status"): lambda w, c: {"status": "Kontaktad"},
     ("POST", "/units/{care_unit_hsa_id}/cases/{case_id}/consent"): lambda w, c: {
         "scopes": ["COORDINATION"],
@@ -312,6 +314,7 @@ API_BODIES: dict[tuple[str, str], Body] = {
         "careUnits": [w.unit],
         "standIns": [{"standInHsaId": "SE2321000000-3999", "from": "2026-04-01", "to": "2026-04-10"}],
     },
+    ("PUT", "/coordinators/{hsa_id}", "unchanged"): lambda w, c: {"name": "Anna Andersson", "careUnits": [w.unit], "standIns": []},
     ("PUT", "/coordinators/{coordinator_hsa_id}/notification-preferences"): lambda w, c: {"email": "anna@example.org", "careUnitHsaIds": [w.unit]},
     ("POST", "/webhook-subscriptions"): lambda w, c: {"scope": "UNIT", "careUnitHsaId": w.unit, "url": "https://hooks.invalid/reko"},
 }
@@ -375,7 +378,7 @@ async def call(service: Service, world: World, caller: str, key: tuple[str, str,
                 fields = {"csrf": csrf_token(http.cookies[SESSION_COOKIE]), **fields}
             return await http.request(method, path, data=fields)
         headers = {} if caller == ANONYMOUS else {"authorization": f"Bearer {world.token(caller)}"}
-        body = API_BODIES.get((method, template))
+        body = API_BODIES.get(key) or API_BODIES.get((method, template))
         return await http.request(method, path, params=query, headers=headers, json=body(world, caller) if body else None)
 
 
@@ -463,3 +466,14 @@ async def test_another_units_coordinator_naming_her_own_unit_reads_nothing_of_th
     assert patient_data_in(answer, world) == []
     assert "Kontaktad" not in answer.text
     assert naming_after == naming_before
+
+
+async def test_nobody_else_makes_an_empty_coordinator_record(service: Service) -> None:
+    world = await new_world(service)
+    unknown = f"SE2321000000-N{uuid.uuid4().hex[:10]}"
+    async with service.client() as http:
+        for caller in (DOCTOR, MANAGER, OTHER_COORDINATOR):
+            answer = await http.put(f"/coordinators/{unknown}", json={}, headers={"authorization": f"Bearer {world.token(caller)}"})
+            assert answer.status_code == 403, caller
+    async with service.pool.acquire() as conn:
+        assert await coordinator_store.coordinator(conn, unknown) is None
