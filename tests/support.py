@@ -143,13 +143,22 @@ async def _outbox_backlog(database_url: str) -> int:
         await conn.close()
 
 
-SUBSCRIPTIONS = (("intake", "certificates"), ("milestones", "cases"), ("stats", "cases"), ("notifications", "milestones"))
+# (service, topic field, the subscription's own group name or None): every consumer group of the stack.
+SUBSCRIPTIONS = (
+    ("intake", "certificates", None),
+    ("milestones", "cases", None),
+    ("stats", "cases", None),
+    ("notifications", "milestones", None),
+    ("notifications", "risk_flags", "risk-flags"),
+    ("notifications", "cases", "cases"),
+    ("notifications", "identities", "identities"),
+)
 
 
 async def pipeline_backlog(stack: Stack) -> int:
     lag = 0
-    for service, topic_field in SUBSCRIPTIONS:
-        group = f"reko.{stack.settings.topic_prefix}{service}"
+    for service, topic_field, own_group in SUBSCRIPTIONS:
+        group = f"reko.{stack.settings.topic_prefix}{service}" + (f".{own_group}" if own_group else "")
         lag += await _group_lag(stack.bootstrap_servers, group, stack.topics.name(getattr(stack.topics, topic_field)))
     return lag + await _outbox_backlog(stack.database_url)
 

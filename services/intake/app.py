@@ -6,7 +6,7 @@ from pathlib import Path
 
 from fastapi import Depends, FastAPI
 
-from services.intake import handlers
+from services.intake import audit_api, handlers
 from services.intake.api import inspection_router
 from services.intake.ingestion_api import ingestion_router
 from services.intake.settings import IntakeSettings
@@ -27,4 +27,10 @@ def create_app(settings: IntakeSettings | None = None) -> FastAPI:
     handlers.register(runtime, settings)
     # Only a system holding CERTIFICATE_SOURCE may put events into the feed over HTTP.
     certificate_source = Depends(require_role(authenticator(settings.auth), Role.CERTIFICATE_SOURCE))
-    return runtime.http_app(routers=[ingestion_router(runtime, settings, dependencies=[certificate_source]), inspection_router(runtime, settings)])
+    return runtime.http_app(
+        routers=[
+            ingestion_router(runtime, settings, dependencies=[certificate_source]),
+            inspection_router(runtime, settings),
+            audit_api.router(runtime, settings),
+        ]
+    )

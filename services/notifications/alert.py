@@ -71,7 +71,7 @@ def tells_something_new(before: AlertChanged | None, after: AlertChanged) -> boo
     """Whether an alert's new state says more than the revision it reflects (worth an event)."""
     if before is None:
         return True
-    unchanged = {"revision", "announce"}
+    unchanged = {"revision", "announce", "sequence"}
     return before.model_dump(exclude=unchanged) != after.model_dump(exclude=unchanged)
 
 
@@ -111,3 +111,9 @@ def alert_for_risk_flag(flag: RiskFlagChanged, before: AlertChanged | None, now:
         # A flag that comes back after it was withdrawn is news again, unlike a milestone's details.
         announce=state is AlertState.OPEN and (before is None or before.state is AlertState.WITHDRAWN),
     )
+
+
+def sequenced(alert: AlertChanged, before: AlertChanged | None, *, published: bool) -> AlertChanged:
+    """The alert numbered after `before`: one more when this change is published, the same otherwise."""
+    sequence = (before.sequence if before is not None else 0) + (1 if published else 0)
+    return alert.model_copy(update={"sequence": sequence})

@@ -7,8 +7,10 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.notifications import case_facts_store, repository
+from services.notifications import case_facts_store, delivery_repository, repository
+from services.notifications.alert import sequenced
 from services.notifications.case_facts import CaseFacts, alerts_after_case_change, case_facts_of, is_stale
+from services.notifications.deliveries import AlertTransition, SendingHours
 from services.notifications.handlers import publish_alert
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import ApplyContext, Incoming
@@ -23,8 +25,9 @@ def decode_case_record(record: ConsumerRecord[Any, Any]) -> tuple[str, SickLeave
 
 
 class CaseFactKeeper:
-    def __init__(self, alerts_topic: str) -> None:
+    def __init__(self, alerts_topic: str, sending_hours: SendingHours | None = None) -> None:
         self._alerts_topic = alerts_topic
+        self._sending_hours = sending_hours or SendingHours()
 
     async def apply(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
         """Keep the newest facts per case; withdraw the alerts of a case that is gone, move those of a case whose unit changed."""
@@ -39,17 +42,23 @@ class CaseFactKeeper:
             return
         alerts = await repository.alerts_of_cases(context.conn, latest)
         changed: list[AlertChanged] = []
+        published: list[AlertTransition] = []
         for facts in latest.values():
-            for alert in alerts_after_case_change(facts, alerts.get(facts.case_id, ())):
+            of_case = {alert.alert_id: alert for alert in alerts.get(facts.case_id, ())}
+            for computed in alerts_after_case_change(facts, of_case.values()):
+                alert = sequenced(computed, of_case[computed.alert_id], published=True)
                 changed.append(alert)
+                published.append(AlertTransition(of_case[alert.alert_id], alert))
                 publish_alert(context, self._alerts_topic, alert)
         await case_facts_store.save_case_facts(context.conn, latest.values())
         await repository.save_alerts(context.conn, changed, {alert.alert_id: latest[alert.case_id].patient_pseudonym for alert in changed})
+        # Mails and webhooks of these changes too, in this transaction, as for every alert change (docs/alert-channels.md §5).
+        await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
 
 
 def register_cases(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
     topics = settings.topics
-    keeper = CaseFactKeeper(runtime.topic(topics.alerts))
+    keeper = CaseFactKeeper(runtime.topic(topics.alerts), SendingHours(settings.mail.working_morning, settings.mail.quiet_from))
     runtime.consume(
         Subscription(
             topic=topics.cases,

@@ -17,8 +17,9 @@ from datetime import date
 from pydantic import BaseModel, ConfigDict
 
 from services.notifications.alert import unit_coordinators
-from shared.contracts.alerts import CASE_REMOVED, AlertChanged, AlertState
+from shared.contracts.alerts import CASE_REMOVED, RISK_FLAG_ALERT_KIND, AlertChanged, AlertState
 from shared.contracts.cases import CaseCertificate, CaseStatus, DegreeSpan, SickLeaveCaseChanged
+from shared.contracts.milestones import MilestoneKind
 from shared.sickleave.diagnosis import diagnosis_group
 
 
@@ -50,6 +51,11 @@ class CaseFacts(BaseModel):
     @property
     def exists(self) -> bool:
         return self.status is CaseStatus.ACTIVE
+
+
+# The alerts that follow their case: the milestones' and the risk flag's. A next-step alert follows
+# the patient's plan at its unit (docs/casework.md §3.3), not a case id.
+FOLLOWS_ITS_CASE = frozenset({*(kind.value for kind in MilestoneKind), RISK_FLAG_ALERT_KIND})
 
 
 def case_facts_of(event: SickLeaveCaseChanged) -> CaseFacts:
@@ -89,6 +95,8 @@ def alerts_after_case_change(facts: CaseFacts, alerts_of_case: Iterable[AlertCha
     """
     changed = []
     for alert in alerts_of_case:
+        if alert.kind not in FOLLOWS_ITS_CASE:
+            continue
         if not facts.exists:
             if alert.state is AlertState.OPEN:
                 changed.append(alert.model_copy(update={"state": AlertState.WITHDRAWN, "announce": False, "withdrawn_because": CASE_REMOVED}))
@@ -108,3 +116,11 @@ def alerts_after_case_change(facts: CaseFacts, alerts_of_case: Iterable[AlertCha
                 )
             )
     return changed
+
+
+def at_unit_of_case(alert: AlertChanged, facts: CaseFacts | None) -> AlertChanged:
+    """The alert addressed to the coordinators of its case's responsible unit as the case events last
+    said; a flag keeps the unit it was raised at until the level changes, the case moves sooner."""
+    if facts is None or not facts.exists or alert.care_unit_hsa_id == facts.care_unit_hsa_id:
+        return alert
+    return alert.model_copy(update={"care_unit_hsa_id": facts.care_unit_hsa_id, "addressed_to": unit_coordinators(facts.care_unit_hsa_id)})

@@ -79,6 +79,17 @@ def _refuse_unless_allowed(user: AuthenticatedUser, before: Coordinator | None, 
         raise HTTPException(status.HTTP_403_FORBIDDEN, refusal)
 
 
+def _refuse_unless_she_or_her_manager(user: AuthenticatedUser, hsa_id: str, before: Coordinator | None) -> None:
+    # A PUT that changes nothing answers the record as it is: only to those who could have changed
+    # it (docs/coordinators.md §2), so nobody else confirms a guess of a record or makes an empty one.
+    herself = user.hsa_id == hsa_id and user.has_any_role([Role.REHABKOORDINATOR])
+    her_manager = before is not None and user.has_any_role([Role.VERKSAMHETSCHEF]) and not before.care_units.isdisjoint(user.care_units)
+    if not (herself or her_manager):
+        raise HTTPException(
+            status.HTTP_403_FORBIDDEN, "only the coordinator herself or the verksamhetschef of one of her care units may set her stand-ins"
+        )
+
+
 def _coordinator_of(hsa_id: str, body: CoordinatorBody) -> Coordinator:
     try:
         return Coordinator(hsa_id=hsa_id, name=body.name, care_units=frozenset(body.care_units), stand_ins=tuple(body.stand_ins))
@@ -111,6 +122,8 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRoute
         async with runtime.pool.acquire() as conn, conn.transaction():
             before = await coordinator_store.coordinator(conn, hsa_id)
             _refuse_unless_allowed(user, before, after)
+            if after == (before or Coordinator(hsa_id=hsa_id)):
+                _refuse_unless_she_or_her_manager(user, hsa_id, before)
             await coordinator_store.save_coordinator(conn, after, by=user.hsa_id)
             saved = await coordinator_store.coordinator(conn, hsa_id)
         assert saved is not None

@@ -6,8 +6,9 @@ from typing import Any
 
 from aiokafka import ConsumerRecord
 
-from services.notifications import attention_store, delivery_repository, repository
-from services.notifications.alert import alert_for_risk_flag, alerts_for, risk_alert_id, tells_something_new
+from services.notifications import attention_store, case_facts_store, delivery_repository, repository
+from services.notifications.alert import alert_for_risk_flag, alerts_for, risk_alert_id, sequenced, tells_something_new
+from services.notifications.case_facts import at_unit_of_case
 from services.notifications.deliveries import AlertTransition, SendingHours
 from services.notifications.settings import NotificationsSettings
 from shared.consumer import ApplyContext, Incoming
@@ -40,16 +41,21 @@ class Alerter:
     async def apply_milestones(self, context: ApplyContext, incoming: list[Incoming[MilestoneChanged]]) -> None:
         """Each milestone event in order changes the alerts of its (case, kind); publish and store what changed."""
         held = await repository.alerts_of_milestones(context.conn, {(item.event.case_id, item.event.kind.value) for item in incoming})
+        # The case's unit as the case events said it: the alert goes where the case is (docs/alert-lifecycle.md §3).
+        facts = await case_facts_store.case_facts_by_id(context.conn, {item.event.case_id for item in incoming})
         changed: dict[str, AlertChanged] = {}
         published: list[AlertTransition] = []
         for item in incoming:
             milestone = item.event
             of_milestone = held.setdefault((milestone.case_id, milestone.kind.value), {})
-            for alert in alerts_for(milestone, list(of_milestone.values()), context.clock.now()):
-                before = of_milestone.get(alert.alert_id)
-                of_milestone[alert.alert_id] = changed[alert.alert_id] = alert
+            for computed in alerts_for(milestone, list(of_milestone.values()), context.clock.now()):
+                before = of_milestone.get(computed.alert_id)
+                alert = at_unit_of_case(computed, facts.get(milestone.case_id))
                 # A renewal that changes nothing the alert says moves only its revision: stored, not sent.
-                if tells_something_new(before, alert):
+                news = tells_something_new(before, alert)
+                alert = sequenced(alert, before, published=news)
+                of_milestone[alert.alert_id] = changed[alert.alert_id] = alert
+                if news:
                     self._send(context, alert)
                     published.append(AlertTransition(before, alert))
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
@@ -59,14 +65,17 @@ class Alerter:
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
+        facts = await case_facts_store.case_facts_by_id(context.conn, {item.event.case_id for item in incoming})
         changed: dict[str, AlertChanged] = {}
         published: list[AlertTransition] = []
         for item in incoming:
             alert_id = risk_alert_id(item.event.case_id)
-            alert = alert_for_risk_flag(item.event, alerts.get(alert_id), context.clock.now())
-            if alert is None:
+            before = alerts.get(alert_id)
+            computed = alert_for_risk_flag(item.event, before, context.clock.now())
+            if computed is None:
                 continue
-            published.append(AlertTransition(alerts.get(alert_id), alert))
+            alert = sequenced(at_unit_of_case(computed, facts.get(item.event.case_id)), before, published=True)
+            published.append(AlertTransition(before, alert))
             alerts[alert_id] = changed[alert_id] = alert
             self._send(context, alert)
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))

@@ -463,6 +463,8 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
         return session.render(request, "patient.html", context, user=user)
 
     async def unit_of(request: Request, user: AuthenticatedUser, case_id: str) -> str:
+        # The forms are the coordinator's (docs/worklist.md §1): anyone else is refused here, before the API is asked.
+        _refuse_unless(user, WORKLIST_READERS, "Ändringar på patientsidan")
         async with runtime.pool.acquire() as conn:
             return (await case_for(conn, user, case_id)).care_unit_hsa_id
 
@@ -538,6 +540,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
     ) -> Response:
         if action not in ("seen", "handled"):
             raise PageRefused(status.HTTP_404_NOT_FOUND, "Sidan finns inte.")
+        await unit_of(request, user, case_id)
         body = {"remindOn": remind_on} if action == "handled" and remind_on else None
         done, text = await through_api(request, "POST", f"/alerts/{quote(alert_id, safe='')}/{action}", body)
         return back_to_patient(
@@ -573,6 +576,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
         units: Annotated[list[str] | None, Form()] = None,
         immediate: Annotated[str | None, Form(max_length=1)] = None,
     ) -> Response:
+        _refuse_unless(user, WORKLIST_READERS, "Inställningarna för e-post")
         body = {"email": email, "careUnitHsaIds": units or [], "immediate": immediate == "1", "digestTime": digest_time or None}
         done, text = await through_api(request, "PUT", f"/coordinators/{quote(user.hsa_id, safe='')}/notification-preferences", body)
         query = urlencode({"message": "Inställningarna är sparade."} if done else {"problem": text})

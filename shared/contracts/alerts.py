@@ -53,3 +53,7 @@ class AlertChanged(EventData):
     # Why notifications itself withdrew the alert ahead of the milestone or flag (`CASE_REMOVED`);
     # None otherwise. The next milestone or flag event of the alert decides again.
     withdrawn_because: str | None = None
+    # Grows by one with every event published for this alert id, whatever caused it: an alert that
+    # moves to another unit changes key, so its events may be read out of order; the highest
+    # (revision, sequence) is its current state.
+    sequence: int = 0

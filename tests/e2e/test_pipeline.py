@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 
+import asyncpg
 import httpx
 import pytest
 
@@ -22,6 +23,7 @@ from tests.support import (
     revoked_event,
     signed_event,
     wait_for_quiet,
+    wait_until,
 )
 
 pytestmark = pytest.mark.e2e
@@ -136,9 +138,29 @@ def _assert_no_personnummer_downstream(stack) -> None:
         text = log.read_text(errors="replace")
         assert not find_personnummer(text), (log.name, find_personnummer(text)[:3])
         assert WOMAN not in text and MAN not in text and WOMAN[2:] not in text
-    for topic in (stack.topics.cases, stack.topics.milestones, stack.topics.alerts):
+    for topic in (stack.topics.cases, stack.topics.risk_flags, stack.topics.milestones, stack.topics.alerts):
         for record in asyncio.run(read_topic(stack.bootstrap_servers, stack.topics.name(topic))):
             assert not find_personnummer(record.value.decode()), topic
+    # The identity path (docs/identity.md): one event per patient, the number only encrypted, and
+    # at rest in notifications encrypted too. Random tokens may hold digit runs, so the test
+    # looks for the numbers themselves in every written form.
+    written = [form for number in (WOMAN, MAN) for form in (number, number[2:], f"{number[:8]}-{number[8:]}", f"{number[2:8]}-{number[8:]}")]
+    identities = asyncio.run(read_topic(stack.bootstrap_servers, stack.topics.name(stack.topics.identities)))
+    assert len({record.key for record in identities}) == 2
+    for record in identities:
+        assert not any(form.encode() in (record.value or b"") for form in written)
+    # Its own consumer group, which wait_for_quiet does not watch: wait for it here.
+    stored = wait_until(lambda: rows if len(rows := asyncio.run(_stored_identities(stack.database_url))) == 2 else None)
+    assert stored, "notifications did not keep both identities"
+    assert not any(form in row for row in stored for form in written)
+
+
+async def _stored_identities(database_url: str) -> list[str]:
+    conn = await asyncpg.connect(database_url)
+    try:
+        return [row["row"] for row in await conn.fetch("SELECT patient_identities::text AS row FROM notifications.patient_identities")]
+    finally:
+        await conn.close()
 
 
 BAD_INPUTS: list[tuple[str, bytes]] = [

@@ -85,7 +85,8 @@ def _outcome(stack: Stack) -> Outcome:
     milestones = {key: (m["status"], m["dueDate"], m["careUnitHsaId"]) for key, m in current_milestones(stack).items() if m["status"] != "CANCELLED"}
     # A relay that retries after a kill may repeat a record; the event id tells the copies apart.
     alert_events = list({event["id"]: event for event in read_events(stack, stack.topics.alerts)}.values())
-    latest = latest_by(alert_events, lambda data: data["alertId"], lambda data: data["revision"])
+    # An alert that moved to another unit changed key: its events are ordered by (revision, sequence).
+    latest = latest_by(alert_events, lambda data: data["alertId"], lambda data: (data["revision"], data.get("sequence", 0)))
     alerts = {alert_id: tuple(data.get(field) for field in ALERT_FIELDS) for alert_id, data in latest.items() if data["state"] == "OPEN"}
     announcements = Counter(
         (data["caseId"], data["kind"], data["dueDate"]) for data in (event["data"] for event in alert_events) if data["announce"] and data["dueDate"]

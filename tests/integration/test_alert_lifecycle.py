@@ -242,6 +242,15 @@ async def test_a_removal_seen_after_the_case_came_back_is_undone_by_the_cases_re
     assert not any(event["announce"] for event in (await sent(pool))[1:])
 
 
+async def test_a_flag_raised_after_its_case_moved_goes_to_the_new_unit_and_every_event_counts_up(pool):
+    await apply(pool, cases=[case(1)], flags=[risk_flag(1, RiskLevel.HIGH)])
+    await apply(pool, cases=[case(2, care_unit_hsa_id=UNIT_B)])
+    # intake raises the level with the flag's unit as it was: the alert stays where the case is
+    await apply(pool, flags=[risk_flag(2, RiskLevel.VERY_HIGH)])
+    events = [(alert["careUnitHsaId"], alert["revision"], alert["sequence"]) for alert in await sent(pool)]
+    assert events == [(UNIT_A, 1, 1), (UNIT_B, 1, 2), (UNIT_B, 2, 3)]
+
+
 async def test_a_stale_case_event_changes_neither_the_facts_nor_the_alerts(pool):
     await apply(pool, cases=[case(3, care_unit_hsa_id=UNIT_B)], milestones=[milestone(1, unit=UNIT_B)])
     await apply(pool, cases=[case(2, care_unit_hsa_id=UNIT_A)])

@@ -13,7 +13,7 @@ import pytest
 from fastapi import FastAPI
 
 from reko.stack import create_database
-from services.intake import repository
+from services.intake import audit_api, repository
 from services.intake.api import inspection_router
 from services.intake.app import MIGRATIONS
 from services.intake.pseudonym import pseudonymise
@@ -593,3 +593,21 @@ async def test_a_hostile_case_list_request_never_fails_and_echoes_nothing(intake
 
     assert response.status_code < 500, response.text
     assert find_personnummer(response.text) == [] and "99999" not in response.text
+
+
+async def test_the_auditor_asks_intake_by_personnummer_and_learns_the_pseudonym_and_who_looked(intake_pool: asyncpg.Pool) -> None:
+    reader = new_user()
+    assert (await history(intake_pool, coordinator(sub=reader), {"personId": WOMAN, "careUnitHsaId": UNIT_A})).status_code == 200
+    app = FastAPI()
+    install_error_answers(app)
+    app.include_router(audit_api.router(RouterRuntime(intake_pool, CLOCK), SETTINGS))  # type: ignore[arg-type]  # why: a stand-in with just the pool and clock the router uses
+    async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake") as audit:
+        answer = await audit.post("/access-log/patient", json={"personId": WOMAN}, headers=bearer(new_user(), [Role.GRANSKARE], []))
+        refused = await audit.post("/access-log/patient", json={"personId": WOMAN}, headers=coordinator())
+    assert answer.status_code == 200
+    body = answer.json()
+    assert body["patientPseudonym"] == pseudonymise(WOMAN, SETTINGS.pseudonym_key.get_secret_value().encode())
+    assert reader in [entry["userHsaId"] for entry in body["entries"]]
+    assert WOMAN not in answer.text
+    assert refused.status_code == 403
+    assert WOMAN not in refused.text

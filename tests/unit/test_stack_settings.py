@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -49,7 +50,8 @@ def test_a_setting_one_level_too_shallow_is_answered_with_its_full_name():
 
 
 @pytest.mark.parametrize(
-    "setting", ["http_port", "database_url", "kafka_bootstrap_servers", "clock", "topics.prefix", "auth.jwt_secret", "pseudonym_key"]
+    "setting",
+    ["http_port", "database_url", "kafka_bootstrap_servers", "clock", "topics.prefix", "auth.jwt_secret", "pseudonym_key", "identity_keys"],
 )
 def test_what_the_stack_decides_itself_cannot_be_set(setting):
     with pytest.raises(InvalidServiceSetting, match="the stack's own"):
@@ -77,6 +79,16 @@ def test_set_wins_over_the_environment_and_the_stack_wins_over_both(monkeypatch)
     assert env["REKO_INTAKE_MAX_GAP"] == "7"
     assert env["REKO_INTAKE_HTTP_PORT"] == "41001"
     assert env["REKO_INTAKE_PSEUDONYM_KEY"] == "k" * 32
+
+
+def test_the_stack_gives_intake_and_notifications_one_identity_key_and_notifications_its_own_storage_key():
+    stack = _stack()
+    intake, notifications, stats = (stack.service_env(name, 41001) for name in ("intake", "notifications", "stats"))
+    assert intake["REKO_INTAKE_IDENTITY_KEYS"] == notifications["REKO_NOTIFICATIONS_IDENTITY_KEYS"] == stack.settings.identity_key
+    assert notifications["REKO_NOTIFICATIONS_IDENTITY_STORAGE_KEYS"] == stack.settings.identity_storage_key != stack.settings.identity_key
+    assert "REKO_INTAKE_IDENTITY_STORAGE_KEYS" not in intake
+    assert not any("IDENTITY" in name for name in stats)
+    assert stack.settings.identity_key not in json.dumps(stack.describe())
 
 
 def test_the_environment_can_be_kept_from_the_services(monkeypatch):

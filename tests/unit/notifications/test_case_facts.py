@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime
 
-from services.notifications.case_facts import alerts_after_case_change, case_facts_of, is_stale
+from services.notifications.alert import sequenced
+from services.notifications.case_facts import alerts_after_case_change, at_unit_of_case, case_facts_of, is_stale
 from shared.contracts.alerts import AlertChanged, AlertState
 from shared.contracts.cases import CaseStatus, DegreeSpan
 from tests.support import employed_case_event
@@ -82,3 +83,22 @@ def test_an_older_revision_of_the_patient_is_a_stale_copy():
     assert is_stale(case(patient_revision=4), kept)
     assert not is_stale(case(patient_revision=5), kept)
     assert not is_stale(case(patient_revision=1), None)
+
+
+def test_an_alert_goes_to_the_unit_the_case_events_last_named_unless_the_case_is_gone():
+    assert at_unit_of_case(alert("a1"), case_facts_of(case(care_unit_hsa_id=UNIT_B))).care_unit_hsa_id == UNIT_B
+    assert at_unit_of_case(alert("a1"), None).care_unit_hsa_id == UNIT_A
+    assert at_unit_of_case(alert("a1"), case_facts_of(case(care_unit_hsa_id=UNIT_B, status=CaseStatus.REMOVED))).care_unit_hsa_id == UNIT_A
+
+
+def test_every_published_change_of_an_alert_counts_up_its_sequence_and_a_stored_only_one_keeps_it():
+    first = sequenced(alert("a1"), None, published=True)
+    assert first.sequence == 1
+    assert sequenced(alert("a1"), first, published=False).sequence == 1
+    assert sequenced(alert("a1"), first, published=True).sequence == 2
+
+
+def test_a_next_step_alert_follows_its_plan_not_its_case():
+    next_step = alert("next-step:plan-1:2026-03-01").model_copy(update={"kind": "NEXT_STEP"})
+    assert alerts_after_case_change(case_facts_of(case(status=CaseStatus.REMOVED)), [next_step]) == []
+    assert alerts_after_case_change(case_facts_of(case(care_unit_hsa_id=UNIT_B)), [next_step]) == []
