@@ -14,7 +14,18 @@ from fastapi import APIRouter, Depends, HTTPException, Query, Request, Response,
 from services.stats import repository
 from services.stats.exports import as_csv, as_xlsx
 from services.stats.listings import BadListing, parse_listings
-from services.stats.queries import Report, Selection, days_of, median_report_of, monthly_report, monthly_report_of, ongoing_report_of, periods_of
+from services.stats.queries import (
+    Report,
+    Selection,
+    days_of,
+    median_report_of,
+    monthly_report,
+    monthly_report_of,
+    ongoing_report_of,
+    periods_of,
+    published_ongoing_counts,
+    units_with_cases,
+)
 from services.stats.reports import Level, Listing, Organisation, Shown
 from services.stats.settings import StatsSettings
 from services.stats.statistics import (
@@ -113,14 +124,6 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
     api = APIRouter(tags=["statistics"])
     authenticate = authenticator(settings.auth)
 
-    def units_visible_to(user: AuthenticatedUser) -> frozenset[str] | None:
-        """The units whose figures the user may read; None for all of them (the regional office)."""
-        if user.has_any_role([Role.REGIONKONTOR]):
-            return None
-        if user.has_any_role(UNIT_READERS):
-            return user.care_units
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "statistics need the role REHABKOORDINATOR, LAKARE or REGIONKONTOR")
-
     def readership(user: AuthenticatedUser, level: Level, units: frozenset[str]) -> Readership:
         """Exact figures for a unit's own staff reading their own units; the published figures for everything else."""
         own_unit_reader = user.has_any_role(OWN_UNIT_READERS)
@@ -166,29 +169,48 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
         body: str | bytes = as_csv(report) if file_format == "csv" else as_xlsx(report)
         return Response(body, media_type=FORMATS[file_format], headers={"content-disposition": f'attachment; filename="{name}.{file_format}"'})
 
+    async def counts_on(day: date, exact_units: frozenset[str], published_units: frozenset[str] | None) -> list[OngoingCount]:
+        """The first counts on `day`: exact for `exact_units`, published for `published_units` (None: every other
+        unit with cases on `day`), from the same kept table as `/reports/ongoing` by sex."""
+        publishes = published_units is None or bool(published_units)
+        only = next(iter(exact_units)) if len(exact_units) == 1 else None
+        cube: Cube = {}
+        organisation = Organisation({})
+        # One snapshot, so that a unit read exact and the units read published agree.
+        async with runtime.pool.acquire() as conn, conn.transaction(isolation="repeatable_read", readonly=True):
+            by_unit = await repository.ongoing_by_unit_and_sex(conn, day, only) if exact_units else {}
+            if publishes:
+                organisation = Organisation(await repository.known_units(conn))
+                (cube,) = await repository.ongoing_cubes(conn, OngoingDimension.SEX.value, [(day, day)])
+        counts = [ongoing_count(unit, day, by_sex) for unit, by_sex in by_unit.items() if unit in exact_units]
+        if publishes:
+            shown = units_with_cases(cube) - exact_units if published_units is None else published_units
+            counts += published_ongoing_counts(cube, organisation, day, shown, settings.suppression_threshold)
+        return sorted(counts, key=lambda count: count.care_unit_hsa_id)
+
     @api.get("/units/{care_unit_hsa_id}/ongoing", response_model=OngoingCount, response_model_by_alias=True)
     async def unit_ongoing(
         care_unit_hsa_id: PathIdentifier, user: Annotated[AuthenticatedUser, Depends(authenticate)], on: ReckonableDate | None = None
     ) -> OngoingCount:
-        """Cases of the unit ongoing on `on` (default: today by the service clock), by sex: for the
-        unit's own coordinators and doctors, and for the regional office."""
-        visible = units_visible_to(user)
-        if visible is not None and care_unit_hsa_id not in visible:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "you do not act for this care unit")
+        """Cases of the unit ongoing on `on` (default: today by the service clock), by sex: exact for the unit's own
+        coordinators, doctors and head; for the regional office counts under the threshold are `null`, named in
+        `suppressed`, as in `/reports/ongoing` (docs/statistics.md §2)."""
+        unit = frozenset({care_unit_hsa_id})
+        readers = readership(user, Level.UNIT, unit)
         day = on or runtime.clock.today()
-        async with runtime.pool.acquire() as conn:
-            counts = await repository.ongoing_by_unit_and_sex(conn, day, care_unit_hsa_id)
-        return ongoing_count(care_unit_hsa_id, day, counts.get(care_unit_hsa_id, {}))
+        counts = await counts_on(day, unit, frozenset()) if readers.exact else await counts_on(day, frozenset(), unit)
+        return counts[0] if counts else ongoing_count(care_unit_hsa_id, day, {})
 
     @api.get("/ongoing", response_model=list[OngoingCount], response_model_by_alias=True)
     async def all_units_ongoing(user: Annotated[AuthenticatedUser, Depends(authenticate)], on: ReckonableDate | None = None) -> list[OngoingCount]:
-        """Every unit with cases ongoing on `on`, by sex: all units for the regional office, the
-        user's own units for a coordinator or doctor."""
-        visible = units_visible_to(user)
+        """Every unit with cases ongoing on `on`, by sex: the user's own units exact for their coordinators, doctors
+        and head; every other unit for the regional office, published with small counts `null` (docs/statistics.md §2)."""
+        readers = readership(user, Level.UNIT, frozenset())
         day = on or runtime.clock.today()
-        async with runtime.pool.acquire() as conn:
-            counts = await repository.ongoing_by_unit_and_sex(conn, day)
-        return [ongoing_count(unit, day, by_sex) for unit, by_sex in counts.items() if visible is None or unit in visible]
+        if readers.exact:
+            return await counts_on(day, readers.units, frozenset())
+        own_units = user.care_units if user.has_any_role(OWN_UNIT_READERS) else frozenset()
+        return await counts_on(day, own_units, None)
 
     @api.get("/reports/ongoing", response_model=Report, response_model_by_alias=True, responses=EXPORT_RESPONSES)
     async def ongoing(

@@ -10,6 +10,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, datetime
 
 from services.stats.reports import (
+    COLUMNS,
+    TOTAL,
+    Level,
     Listing,
     Model,
     Organisation,
@@ -29,10 +32,12 @@ from services.stats.statistics import (
     Cube,
     FactFilter,
     MonthlyMeasure,
+    OngoingCount,
     OngoingDimension,
     Period,
     median_days,
     monthly_cube,
+    ongoing_count,
     ongoing_cube,
     window,
 )
@@ -103,10 +108,45 @@ def ongoing_report_of(
     listing: Listing | None,
     selection: Selection,
 ) -> Report:
+    tables = ongoing_tables(cube, organisation, dimension, shown, threshold, listing)
+    return Report(selection=selection, periods=[PeriodTables(period=day.isoformat(), first=day, last=day, tables=tables)])
+
+
+def ongoing_tables(
+    cube: Cube, organisation: Organisation, dimension: OngoingDimension, shown: Shown, threshold: int | None, listing: Listing | None
+) -> list[ScopeTable]:
     categories = _categories(ONGOING_CATEGORIES[dimension], [cube])
     hidden = suppressed_cells(cube, organisation, categories, threshold) if threshold is not None else frozenset()
-    tables = count_tables(canonical_values(cube, organisation, categories), organisation, categories, shown, hidden, listing)
-    return Report(selection=selection, periods=[PeriodTables(period=day.isoformat(), first=day, last=day, tables=tables)])
+    return count_tables(canonical_values(cube, organisation, categories), organisation, categories, shown, hidden, listing)
+
+
+def units_with_cases(cube: Cube) -> frozenset[str]:
+    return frozenset(unit for (unit, _, _), count in cube.items() if count)
+
+
+def published_ongoing_counts(cube: Cube, organisation: Organisation, day: date, units: Iterable[str], threshold: int) -> list[OngoingCount]:
+    """The first counts (docs/rules.md §6.2) of `units` as they are published: their rows of the ongoing report
+    by sex, cut from the same suppressed canonical table (docs/statistics.md §3.3), so that the two answers show
+    the same cells hidden alike and cannot be subtracted from each other."""
+    wanted = frozenset(units)
+    if not wanted:
+        return []
+    tables = ongoing_tables(cube, organisation, OngoingDimension.SEX, Shown(level=Level.UNIT, units=wanted), threshold, None)
+    published = {table.hsa_id: _ongoing_count_of(table, day) for table in tables}
+    # A unit stats has never seen a case of has nothing to hide: all zeros.
+    return [published.get(unit) or ongoing_count(unit, day, {}) for unit in sorted(wanted)]
+
+
+def _ongoing_count_of(table: ScopeTable, day: date) -> OngoingCount:
+    (row,) = table.rows
+    shown = {column: None if cell.value is None else int(cell.value) for column, cell in row.cells.items()}
+    return OngoingCount(
+        care_unit_hsa_id=table.hsa_id or "",
+        date=day,
+        total=shown[TOTAL],
+        by_sex={sex: shown[sex] for sex in COLUMNS if sex != TOTAL},
+        suppressed=tuple(column for column in COLUMNS if row.cells[column].suppressed),
+    )
 
 
 def periods_of(months: Sequence[Period], cross_section: bool) -> list[Period]:

@@ -38,13 +38,16 @@ class _Response(BaseModel):
 class OngoingCount(_Response):
     care_unit_hsa_id: str
     date: date
-    total: int
-    by_sex: dict[str, int]
+    # `None` where the count is hidden for publication; `suppressed` names those columns, `TOTAL` for
+    # the total (docs/statistics.md §2). Exact counts hide nothing.
+    total: int | None
+    by_sex: dict[str, int | None]
+    suppressed: tuple[str, ...] = ()
 
 
 def ongoing_count(care_unit_hsa_id: str, day: date, counts_by_sex: dict[str, int]) -> OngoingCount:
     by_sex = {sex: counts_by_sex.get(sex, 0) for sex in SEXES}
-    return OngoingCount(care_unit_hsa_id=care_unit_hsa_id, date=day, total=sum(by_sex.values()), by_sex=by_sex)
+    return OngoingCount(care_unit_hsa_id=care_unit_hsa_id, date=day, total=sum(by_sex.values()), by_sex=dict(by_sex))
 
 
 @dataclass(frozen=True)

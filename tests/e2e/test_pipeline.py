@@ -114,13 +114,18 @@ def test_two_patients_at_two_units_give_cases_milestones_alerts_and_counts(stack
     assert get_json(f"{stats}/units/{UNIT_SOUTH}/ongoing?on=2026-06-15", coordinator)["bySex"] == {"F": 0, "M": 1, "UNKNOWN": 0}
     # b2 would have kept the man's case ongoing in August; revoked, it does not.
     assert get_json(f"{stats}/units/{UNIT_SOUTH}/ongoing?on=2026-08-01", coordinator)["total"] == 0
-    # A coordinator of the south unit alone sees its own row; the regional office sees every unit.
+    # A coordinator of the south unit alone sees its own row; the regional office sees every unit,
+    # its one woman and one man hidden as too few to publish (docs/statistics.md §3).
     south_only = bearer(stack, ["REHABKOORDINATOR"], [UNIT_SOUTH])
     assert [row["careUnitHsaId"] for row in get_json(f"{stats}/ongoing?on=2026-06-15", south_only)] == [UNIT_SOUTH]
     with pytest.raises(httpx.HTTPStatusError, match="403"):
         get_json(f"{stats}/units/{UNIT_NORTH}/ongoing?on=2026-06-15", south_only)
     regional_office = bearer(stack, ["REGIONKONTOR"])
-    assert sorted(row["careUnitHsaId"] for row in get_json(f"{stats}/ongoing?on=2026-06-15", regional_office)) == sorted([UNIT_NORTH, UNIT_SOUTH])
+    published = {row["careUnitHsaId"]: row for row in get_json(f"{stats}/ongoing?on=2026-06-15", regional_office)}
+    assert sorted(published) == sorted([UNIT_NORTH, UNIT_SOUTH])
+    assert (published[UNIT_NORTH]["bySex"]["F"], published[UNIT_NORTH]["total"]) == (None, None)
+    assert {"F", "TOTAL"} <= set(published[UNIT_NORTH]["suppressed"])
+    assert published[UNIT_SOUTH]["bySex"]["M"] is None and "M" in published[UNIT_SOUTH]["suppressed"]
 
     certificates_topic = stack.topics.name(stack.topics.certificates)
     assert metric_value(stack.services["intake"].base_url, "reko_events_deduplicated_total", topic=certificates_topic) >= 1

@@ -80,7 +80,8 @@ def _wait_for_consumed(stack: Stack, service: str, instance: int, topic: str, at
 
 
 def _outcome(stack: Stack) -> Outcome:
-    cases = {case_id: tuple(case[field] for field in CASE_FIELDS) for case_id, case in current_cases(stack).items()}
+    stored = current_cases(stack)
+    cases = {case_id: tuple(case[field] for field in CASE_FIELDS) for case_id, case in stored.items()}
     milestones = {key: (m["status"], m["dueDate"], m["careUnitHsaId"]) for key, m in current_milestones(stack).items() if m["status"] != "CANCELLED"}
     # A relay that retries after a kill may repeat a record; the event id tells the copies apart.
     alert_events = list({event["id"]: event for event in read_events(stack, stack.topics.alerts)}.values())
@@ -92,10 +93,11 @@ def _outcome(stack: Stack) -> Outcome:
     )
     every_milestone_alert = {(data["caseId"], data["kind"], data["dueDate"]) for data in (event["data"] for event in alert_events) if data["dueDate"]}
     assert set(announcements) == every_milestone_alert, "a milestone alert was never announced"
-    regional_office = bearer(stack, ["REGIONKONTOR"])
+    # Exact counts are a unit's own coordinators' (the regional office reads small ones hidden).
+    coordinator = bearer(stack, ["REHABKOORDINATOR"], sorted({case["careUnitHsaId"] for case in stored.values()}))
     stats = stack.services["stats"].base_url
     counts = {
-        day: {row["careUnitHsaId"]: row["bySex"] for row in get_json(f"{stats}/ongoing?on={day.isoformat()}", regional_office)} for day in COUNT_DAYS
+        day: {row["careUnitHsaId"]: row["bySex"] for row in get_json(f"{stats}/ongoing?on={day.isoformat()}", coordinator)} for day in COUNT_DAYS
     }
     return Outcome(cases, milestones, alerts, counts, announcements)
 

@@ -62,4 +62,7 @@ async def test_bad_input_to_the_counts_is_unprocessable_and_echoes_nothing(clien
 
 
 async def test_the_regional_office_still_reads_the_counts_of_a_unit(client):
-    assert (await client.get("/units/SE2321000000-1001/ongoing", params={"on": "2026-03-15"}, headers=REGION)).status_code == 200
+    response = await client.get("/units/SE2321000000-1001/ongoing", params={"on": "2026-03-15"}, headers=REGION)
+    assert response.status_code == 200
+    # No cases: zeros, which hide nobody.
+    assert (response.json()["total"], response.json()["suppressed"]) == (0, [])

@@ -188,13 +188,53 @@ async def test_a_bad_listing_is_unprocessable_and_names_the_line(client):
     assert response.json()["detail"] == [{"field": "body", "problem": "line 2: month must be YYYY-MM"}]
 
 
-async def test_the_first_endpoints_answer_as_before(client):
-    assert (await client.get(f"/units/{NORTH}/ongoing", params={"on": "2026-03-15"}, headers=NORTH_COORDINATOR)).json()["bySex"] == {
-        "F": 12,
-        "M": 2,
-        "UNKNOWN": 0,
-    }
-    assert len((await client.get("/ongoing", params={"on": "2026-03-15"}, headers=REGION)).json()) == 3
+async def test_a_coordinator_reads_the_first_counts_of_their_own_unit_exact(client):
+    unit = (await client.get(f"/units/{NORTH}/ongoing", params={"on": "2026-03-15"}, headers=NORTH_COORDINATOR)).json()
+    assert unit == {"careUnitHsaId": NORTH, "date": "2026-03-15", "total": 14, "bySex": {"F": 12, "M": 2, "UNKNOWN": 0}, "suppressed": []}
+    assert (await client.get("/ongoing", params={"on": "2026-03-15"}, headers=NORTH_COORDINATOR)).json() == [unit]
+    head = (await client.get(f"/units/{NORTH}/ongoing", params={"on": "2026-03-15"}, headers=NORTH_HEAD)).json()
+    assert head["bySex"] == {"F": 12, "M": 2, "UNKNOWN": 0}
+    assert (await client.get(f"/units/{SOUTH}/ongoing", params={"on": "2026-03-15"}, headers=NORTH_COORDINATOR)).status_code == 403
+
+
+async def test_the_regional_office_reads_a_unit_with_three_women_as_hidden_never_as_a_count(client):
+    south = (await client.get(f"/units/{SOUTH}/ongoing", params={"on": "2026-03-15"}, headers=REGION)).json()
+
+    assert south["bySex"] == {"F": None, "M": 0, "UNKNOWN": 0}
+    assert south["total"] is None
+    assert sorted(south["suppressed"]) == ["F", "TOTAL"]
+
+
+async def test_the_regional_office_cannot_read_a_hidden_count_off_the_units_total(client):
+    north = (await client.get(f"/units/{NORTH}/ongoing", params={"on": "2026-03-15"}, headers=REGION)).json()
+
+    row = {**north["bySex"], "TOTAL": north["total"]}
+    assert row["M"] is None
+    # With only the 2 men hidden, 14 less 12 women would give them away: a second cell of the row is hidden too.
+    hidden = sorted(column for column, value in row.items() if value is None)
+    assert len(hidden) >= 2
+    assert sorted(north["suppressed"]) == hidden
+
+
+async def test_the_first_counts_of_the_regional_office_are_the_units_rows_of_the_published_report(client):
+    counts = (await client.get("/ongoing", params={"on": "2026-03-15"}, headers=REGION)).json()
+    report = (await client.get("/reports/ongoing", params={"on": "2026-03-15"}, headers=REGION)).json()
+
+    assert [count["careUnitHsaId"] for count in counts] == [NORTH, SOUTH, EAST]
+    for count in counts:
+        published = cells(report, "unit", count["careUnitHsaId"])
+        assert {**count["bySex"], "TOTAL": count["total"]} == {sex: cell["value"] for sex, cell in published.items()}
+        assert sorted(count["suppressed"]) == sorted(sex for sex, cell in published.items() if cell["suppressed"])
+
+
+async def test_a_coordinator_who_is_also_the_regional_office_reads_their_own_unit_exact_and_the_others_published(client):
+    both = {"authorization": f"Bearer {issue_token(SECRET, 'SE2321000000-3003', [Role.REHABKOORDINATOR, Role.REGIONKONTOR], [NORTH])}"}
+
+    counts = {count["careUnitHsaId"]: count for count in (await client.get("/ongoing", params={"on": "2026-03-15"}, headers=both)).json()}
+
+    assert (counts[NORTH]["bySex"], counts[NORTH]["suppressed"]) == ({"F": 12, "M": 2, "UNKNOWN": 0}, [])
+    assert counts[SOUTH]["bySex"]["F"] is None
+    assert (await client.get(f"/units/{SOUTH}/ongoing", params={"on": "2026-03-15"}, headers=both)).json()["total"] is None
 
 
 async def test_the_command_loads_a_listing_file_into_the_database(database_url):
