@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PYTEST_ARGS ?=
 
-.PHONY: demo stack lint test test-all bench clean
+.PHONY: demo stack lint test test-slow test-all bench clean
 
 # What `make lint` checks: ruff lints and checks the formatting of these; mypy checks shared/ and services/.
 LINT_PATHS := shared services reko tests bench
@@ -32,6 +32,10 @@ lint: $(BIN)/.installed
 # The static checks, then the default suite (unit, integration, end-to-end); `.ci/run` runs exactly this.
 test: lint
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
+
+# The suites marked slow only (each a minute or more on 2 cores); `.ci/run` runs them after `make test`.
+test-slow: $(BIN)/.installed
+	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 
 # Everything, including the suites marked slow.
 test-all: lint

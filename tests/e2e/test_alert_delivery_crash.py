@@ -24,7 +24,8 @@ from shared.logging import PERSONNUMMER_SHAPE
 from tests.integration.alert_channels_support import DIAGNOSIS_CODE, UNIT, Mailbox, WebhookReceiver, risk_flag, smtp_server, text_of
 from tests.support import bearer, metric_value, wait_until
 
-pytestmark = pytest.mark.e2e
+# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ALERTS = 40
 COORDINATOR = "SE2321000000-3001"

@@ -13,7 +13,8 @@ from reko.publish import publish_events
 from tests.oracle import expected_cases, expected_milestones, ongoing_by_unit_and_sex
 from tests.support import bearer, current_cases, current_milestones, get_json, metric_value, wait_for_quiet
 
-pytestmark = pytest.mark.e2e
+# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TODAY = date(2026, 7, 1)
 CASE_FIELDS = ("caseId", "patientPseudonym", "careUnitHsaId", "start", "end", "certifiedDays", "certificateIds", "sex", "mainDiagnosisCode")

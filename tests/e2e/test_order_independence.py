@@ -19,7 +19,8 @@ from tests.support import current_cases, latest_by, metric_value, read_events, r
 if TYPE_CHECKING:
     from reko.stack import Stack
 
-pytestmark = pytest.mark.e2e
+# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # Whatever describes the case itself; revision counters and the kind of change depend on the path taken.
 _PATH_FIELDS = {"patient_revision", "revision_event_count", "change", "replaces_case_ids", "replaced_by_case_ids"}

@@ -21,7 +21,8 @@ from reko.status import service_urls, wait_until_caught_up
 from tests.oracle import expected_cases, expected_milestones, ongoing_by_unit_and_sex
 from tests.support import bearer, current_cases, current_milestones, get_json, latest_by, metric_value, read_events
 
-pytestmark = pytest.mark.e2e
+# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CLOCK = "fixed:2026-07-01T12:00:00+02:00"
 TODAY = date(2026, 7, 1)

@@ -21,7 +21,8 @@ from shared.db import create_pool
 from tests.oracle import expected_cases
 from tests.support import bearer, wait_for_quiet
 
-pytestmark = pytest.mark.e2e
+# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 DAY = date(2026, 5, 15)
 LAST_MONTH = (2026, 6)

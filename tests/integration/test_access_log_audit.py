@@ -44,7 +44,7 @@ async def client(platform_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient
 
 
 def bearer(role: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {issue_token(SECRET, 'SE2321000000-9001', [role], [UNIT], timedelta(minutes=5))}"}
+    return {"authorization": f"Bearer {issue_token(SECRET, 'SE2321000000-9001', [role], [UNIT], timedelta(hours=8))}"}
 
 
 async def test_the_auditor_lists_who_looked_at_a_patient_newest_first(client: httpx.AsyncClient) -> None:

@@ -67,7 +67,7 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def coordinator(sub: str, *units: str, role: str = "REHABKOORDINATOR") -> dict[str, str]:
-    return {"authorization": f"Bearer {issue_token(SECRET, sub, [role], units, timedelta(minutes=5))}"}
+    return {"authorization": f"Bearer {issue_token(SECRET, sub, [role], units, timedelta(hours=8))}"}
 
 
 def milestone(revision: int, status: MilestoneStatus = MilestoneStatus.DUE, *, update: bool = False, unit: str = UNIT_A) -> MilestoneChanged:

@@ -58,7 +58,7 @@ async def client(notifications_pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncC
 
 
 def bearer(roles: list[str], units: list[str], sub: str = COORDINATOR) -> dict[str, str]:
-    return {"authorization": f"Bearer {issue_token(SECRET, sub, roles, units, timedelta(minutes=5))}"}
+    return {"authorization": f"Bearer {issue_token(SECRET, sub, roles, units, timedelta(hours=8))}"}
 
 
 def milestone(case_id: str, patient: str, unit: str) -> MilestoneChanged:

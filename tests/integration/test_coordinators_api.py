@@ -58,7 +58,7 @@ async def client(pool: asyncpg.Pool) -> AsyncIterator[httpx.AsyncClient]:
 
 
 def as_(sub: str, role: str, *units: str) -> dict[str, str]:
-    return {"authorization": f"Bearer {issue_token(SECRET, sub, [role], units, timedelta(minutes=5))}"}
+    return {"authorization": f"Bearer {issue_token(SECRET, sub, [role], units, timedelta(hours=8))}"}
 
 
 CHEF_OF_A = as_(CHEF_A, "VERKSAMHETSCHEF", UNIT_A)

@@ -188,7 +188,7 @@ def client_for(pool: asyncpg.Pool, settings: IntakeSettings = SETTINGS) -> httpx
 
 
 def bearer(sub: str, roles: list[str], units: list[str], **options: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SETTINGS.auth, sub, roles, units, timedelta(minutes=5), **options)}"}
+    return {"Authorization": f"Bearer {issue_token(SETTINGS.auth, sub, roles, units, timedelta(hours=8), **options)}"}
 
 
 def new_user() -> str:
