@@ -70,6 +70,7 @@ CHAIN_DAY_OF_KIND = {"CHAIN_DAY_90": 90, "CHAIN_DAY_180": 180, "CHAIN_DAY_365": 
 
 WORKLIST_READERS = (Role.REHABKOORDINATOR,)
 PATIENT_READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
+ROLE_PLURALS: dict[str, str] = {Role.REHABKOORDINATOR: "rehabkoordinatorer", Role.LAKARE: "läkare"}
 
 
 @dataclass(frozen=True)
@@ -99,9 +100,8 @@ class PatientPage:
 
 def _refuse_unless(user: AuthenticatedUser, roles: Sequence[str], what: str) -> None:
     if not user.has_any_role(roles):
-        raise PageRefused(
-            status.HTTP_403_FORBIDDEN, f"{what} är bara för {', '.join(r.title() for r in roles).lower()}er med uppdrag för vårdenheten."
-        )
+        who = " och ".join(ROLE_PLURALS.get(role, role) for role in roles)
+        raise PageRefused(status.HTTP_403_FORBIDDEN, f"{what} är bara för {who} med uppdrag för vårdenheten.")
 
 
 async def worklist_units(conn: asyncpg.Connection, user: AuthenticatedUser, today: date) -> list[str]:
