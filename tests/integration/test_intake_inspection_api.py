@@ -187,8 +187,8 @@ def client_for(pool: asyncpg.Pool, settings: IntakeSettings = SETTINGS) -> httpx
     return httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://intake")
 
 
-def bearer(sub: str, roles: list[str], units: list[str], **options: Any) -> dict[str, str]:
-    return {"Authorization": f"Bearer {issue_token(SETTINGS.auth, sub, roles, units, timedelta(hours=8), **options)}"}
+def bearer(sub: str, roles: list[str], units: list[str], ttl: timedelta = timedelta(hours=8), **options: Any) -> dict[str, str]:
+    return {"Authorization": f"Bearer {issue_token(SETTINGS.auth, sub, roles, units, ttl, **options)}"}
 
 
 def new_user() -> str:
@@ -313,7 +313,7 @@ async def test_listing_without_a_token_is_unauthenticated(intake_pool):
 
 
 async def test_listing_with_an_expired_token_is_unauthenticated(intake_pool):
-    expired = bearer(new_user(), [Role.REHABKOORDINATOR], [UNIT_A], now=datetime.now().astimezone() - timedelta(hours=1))
+    expired = bearer(new_user(), [Role.REHABKOORDINATOR], [UNIT_A], ttl=timedelta(minutes=5), now=datetime.now().astimezone() - timedelta(hours=1))
 
     assert (await list_cases(intake_pool, expired)).status_code == 401
 
