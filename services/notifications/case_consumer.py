@@ -31,6 +31,7 @@ class CaseFactKeeper:
 
     async def apply(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
         """Keep the newest facts per case; withdraw the alerts of a case that is gone, move those of a case whose unit changed."""
+        await repository.lock_cases(context.conn, {item.event.case_id for item in incoming})
         kept = await case_facts_store.case_facts_by_id(context.conn, {item.event.case_id for item in incoming})
         latest: dict[str, CaseFacts] = {}
         for item in incoming:

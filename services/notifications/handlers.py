@@ -40,6 +40,7 @@ class Alerter:
 
     async def apply_milestones(self, context: ApplyContext, incoming: list[Incoming[MilestoneChanged]]) -> None:
         """Each milestone event in order changes the alerts of its (case, kind); publish and store what changed."""
+        await repository.lock_cases(context.conn, {item.event.case_id for item in incoming})
         held = await repository.alerts_of_milestones(context.conn, {(item.event.case_id, item.event.kind.value) for item in incoming})
         # The case's unit as the case events said it: the alert goes where the case is (docs/alert-lifecycle.md §3).
         facts = await case_facts_store.case_facts_by_id(context.conn, {item.event.case_id for item in incoming})
@@ -64,6 +65,7 @@ class Alerter:
         await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
+        await repository.lock_cases(context.conn, {item.event.case_id for item in incoming})
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
         facts = await case_facts_store.case_facts_by_id(context.conn, {item.event.case_id for item in incoming})
         changed: dict[str, AlertChanged] = {}

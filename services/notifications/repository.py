@@ -13,6 +13,20 @@ from shared.contracts.risk_flags import RiskFlagChanged, RiskFlagReason
 from shared.db import columns, last_per_key
 
 
+async def lock_cases(conn: asyncpg.Connection, case_ids: Collection[str]) -> None:
+    """Serialise, per case and until the transaction ends, the consumers that change its alerts.
+
+    The milestone and risk-flag consumers place a case's alert at the unit the case facts name; the
+    case consumer changes those facts and moves the case's alerts. Without a common lock each could
+    miss the other's uncommitted row (a new alert, a new unit) and leave an alert at the old unit
+    (docs/alert-lifecycle.md §3). Taken in sorted order, so two batches never wait on each other in a circle.
+    """
+    await conn.execute(
+        "SELECT pg_advisory_xact_lock(hashtext('alerts-of-case'), hashtext(c)) FROM (SELECT unnest($1::text[]) AS c) AS cases",
+        sorted(set(case_ids)),
+    )
+
+
 async def alerts_by_id(conn: asyncpg.Connection, alert_ids: Collection[str]) -> dict[str, AlertChanged]:
     # Locked: the case consumer changes alerts too, in its own transactions (docs/alert-lifecycle.md §3).
     rows = await conn.fetch("SELECT body FROM alerts WHERE alert_id = ANY($1::text[]) ORDER BY alert_id FOR UPDATE", list(alert_ids))
