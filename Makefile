@@ -33,7 +33,7 @@ lint: $(BIN)/.installed
 test: lint
 	$(BIN)/python -m pytest -m "not slow" $(PYTEST_ARGS)
 
-# The suites marked slow only (each a minute or more on 2 cores); `.ci/run` runs them after `make test`.
+# The suites marked slow only (each a minute or more on 2 cores).
 test-slow: $(BIN)/.installed
 	$(BIN)/python -m pytest -m slow $(PYTEST_ARGS)
 

@@ -24,7 +24,7 @@ from shared.logging import PERSONNUMMER_SHAPE
 from tests.integration.alert_channels_support import DIAGNOSIS_CODE, UNIT, Mailbox, WebhookReceiver, risk_flag, smtp_server, text_of
 from tests.support import bearer, metric_value, wait_until
 
-# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+# Slow (a minute or more on 2 cores): not in `make test`; `make test-slow` or `make test-all` runs it.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 ALERTS = 40

@@ -13,7 +13,7 @@ from reko.publish import publish_events
 from tests.oracle import expected_cases, expected_milestones, ongoing_by_unit_and_sex
 from tests.support import bearer, current_cases, current_milestones, get_json, metric_value, wait_for_quiet
 
-# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+# Slow (a minute or more on 2 cores): not in `make test`; `make test-slow` or `make test-all` runs it.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 TODAY = date(2026, 7, 1)

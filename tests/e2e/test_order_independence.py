@@ -19,7 +19,7 @@ from tests.support import current_cases, latest_by, metric_value, read_events, r
 if TYPE_CHECKING:
     from reko.stack import Stack
 
-# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+# Slow (a minute or more on 2 cores): not in `make test`; `make test-slow` or `make test-all` runs it.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 # Whatever describes the case itself; revision counters and the kind of change depend on the path taken.

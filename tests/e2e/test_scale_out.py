@@ -21,7 +21,7 @@ from reko.status import service_urls, wait_until_caught_up
 from tests.oracle import expected_cases, expected_milestones, ongoing_by_unit_and_sex
 from tests.support import bearer, current_cases, current_milestones, get_json, latest_by, metric_value, read_events
 
-# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+# Slow (a minute or more on 2 cores): not in `make test`; `make test-slow` or `make test-all` runs it.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 CLOCK = "fixed:2026-07-01T12:00:00+02:00"

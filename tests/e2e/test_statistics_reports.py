@@ -21,7 +21,7 @@ from shared.db import create_pool
 from tests.oracle import expected_cases
 from tests.support import bearer, wait_for_quiet
 
-# Slow (a minute or more on 2 cores): not in `make test`; `.ci/run` runs it after, with `make test-slow`.
+# Slow (a minute or more on 2 cores): not in `make test`; `make test-slow` or `make test-all` runs it.
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 
 DAY = date(2026, 5, 15)
