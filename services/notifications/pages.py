@@ -179,7 +179,7 @@ def _alert_title(kind: str, title: str) -> str:
     return KIND_TITLES.get(kind, title)
 
 
-def _consent_summary(work: CaseworkOfCase | None, today: date) -> str | None:
+def _consent_summary(work: CaseworkOfCase | None) -> str | None:
     if work is None or work.patient_pseudonym is None:
         return None
     given = [SCOPE_TEXT[scope] for scope, record in work.consents.items() if record is not None and record.decision is ConsentDecision.GIVEN]
@@ -192,13 +192,13 @@ def _consent_summary(work: CaseworkOfCase | None, today: date) -> str | None:
     return "; ".join(parts) or None
 
 
-def _casework(work: CaseworkOfCase | None, today: date) -> Casework:
+def _casework(work: CaseworkOfCase | None) -> Casework:
     if work is None:
         return Casework()
     step = work.next_step
     return Casework(
         reko_status=work.reko_status.value,
-        consent=_consent_summary(work, today),
+        consent=_consent_summary(work),
         next_step=NextStep(step.description, step.due_on, OWNER_TEXT[step.owner]) if step is not None else None,
     )
 
@@ -257,7 +257,7 @@ async def worklist_patients(
                 person=_person(work.patient_pseudonym, listing),
                 case=_worklist_case(case, alerts, today),
                 alerts=alerts,
-                casework=_casework(casework.get(case.case_id), today),
+                casework=_casework(casework.get(case.case_id)),
                 employer_plan_status=_employer_plan_status(case.case_id, alerts),
             )
         )
@@ -421,7 +421,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
             await _log(conn, user, unit, AccessResource.PATIENT_PAGE, [patient], request.url.path)
         open_alerts = tuple(_open_alert(item, {case_id: reasons}) for item in mine)
         person = _person(patient, listing)
-        work = _casework(casework, today)
+        work = _casework(casework)
         row = worklist_row(
             Patient(patient, person, _worklist_case(case, open_alerts, today), open_alerts, work, _employer_plan_status(case_id, open_alerts)),
             today,
@@ -468,6 +468,14 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
         async with runtime.pool.acquire() as conn:
             return (await case_for(conn, user, case_id)).care_unit_hsa_id
 
+    async def record_on_case(
+        request: Request, user: AuthenticatedUser, case_id: str, method: str, record: str, body: dict[str, Any], saved: str
+    ) -> Response:
+        """One of the case's records changed through the JSON API at the case's unit, then back to the patient page."""
+        unit = await unit_of(request, user, case_id)
+        done, text = await through_api(request, method, f"/units/{quote(unit)}/cases/{quote(case_id, safe='')}/{record}", body)
+        return back_to_patient(case_id, done, saved if done else text)
+
     @pages.post("/patients/{case_id}/reko-status")
     async def set_reko_status(
         request: Request,
@@ -475,9 +483,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
         user: Annotated[AuthenticatedUser, Depends(session.checked_form)],
         status_value: Annotated[str, Form(alias="status")],
     ) -> Response:
-        unit = await unit_of(request, user, case_id)
-        done, text = await through_api(request, "PUT", f"/units/{quote(unit)}/cases/{quote(case_id, safe='')}/reko-status", {"status": status_value})
-        return back_to_patient(case_id, done, "REKO-statusen är sparad." if done else text)
+        return await record_on_case(request, user, case_id, "PUT", "reko-status", {"status": status_value}, "REKO-statusen är sparad.")
 
     @pages.post("/patients/{case_id}/consent")
     async def record_consent(
@@ -488,12 +494,11 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
         decided_on: Annotated[str, Form()],
         scopes: Annotated[list[str] | None, Form()] = None,
     ) -> Response:
-        unit = await unit_of(request, user, case_id)
         if not scopes:
+            await unit_of(request, user, case_id)
             return back_to_patient(case_id, False, "Välj vad samtycket gäller.")
         body = {"scopes": scopes, "decision": decision, "decidedOn": decided_on}
-        done, text = await through_api(request, "POST", f"/units/{quote(unit)}/cases/{quote(case_id, safe='')}/consent", body)
-        return back_to_patient(case_id, done, "Samtycket är registrerat." if done else text)
+        return await record_on_case(request, user, case_id, "POST", "consent", body, "Samtycket är registrerat.")
 
     @pages.post("/patients/{case_id}/contacts")
     async def record_contact(
@@ -504,10 +509,8 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
         contact_on: Annotated[str, Form()],
         note: Annotated[str, Form(max_length=4000)] = "",
     ) -> Response:
-        unit = await unit_of(request, user, case_id)
         body = {"kind": kind, "contactOn": contact_on, "note": note}
-        done, text = await through_api(request, "POST", f"/units/{quote(unit)}/cases/{quote(case_id, safe='')}/contacts", body)
-        return back_to_patient(case_id, done, "Kontakten är sparad." if done else text)
+        return await record_on_case(request, user, case_id, "POST", "contacts", body, "Kontakten är sparad.")
 
     @pages.post("/patients/{case_id}/plan")
     async def save_plan(
@@ -520,14 +523,12 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
         owner: Annotated[str, Form()],
         steps: Annotated[str, Form(max_length=8000)] = "",
     ) -> Response:
-        unit = await unit_of(request, user, case_id)
         body = {
             "goal": goal,
             "agreedSteps": [line.strip() for line in steps.splitlines() if line.strip()],
             "nextStep": {"description": next_step, "dueOn": next_step_on, "owner": owner},
         }
-        done, text = await through_api(request, "PUT", f"/units/{quote(unit)}/cases/{quote(case_id, safe='')}/plan", body)
-        return back_to_patient(case_id, done, "Planen är sparad." if done else text)
+        return await record_on_case(request, user, case_id, "PUT", "plan", body, "Planen är sparad.")
 
     @pages.post("/patients/{case_id}/alerts/{alert_id}/{action}")
     async def alert_attention(
