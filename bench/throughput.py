@@ -37,6 +37,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import asyncpg
 import httpx
 import psutil
 from prometheus_client.parser import text_string_to_metric_families
@@ -170,7 +171,7 @@ async def _sample(watch: ProcessWatch, activity: ServiceActivity) -> None:
 
 
 async def service_outputs(stack: Stack) -> dict[str, dict[str, float]]:
-    """Per service: records published per topic and records dead-lettered, from `/metrics`."""
+    """Per service: records published per topic, records dead-lettered and batches applied per topic, from `/metrics`."""
     outputs: dict[str, dict[str, float]] = {}
     async with httpx.AsyncClient(timeout=5) as client:
         for name, service in service_processes(stack).items():
@@ -183,6 +184,10 @@ async def service_outputs(stack: Stack) -> dict[str, dict[str, float]]:
                             key = f"published {sample.labels.get('topic', '')}"
                         elif sample.name == "reko_events_dead_lettered_total":
                             key = "dead-lettered"
+                        elif sample.name == "reko_handler_seconds_count":
+                            key = f"batches {sample.labels.get('topic', '')}"
+                        elif sample.name == "reko_handler_seconds_sum":
+                            key = f"batch seconds {sample.labels.get('topic', '')}"
                         else:
                             continue
                         figures[key] = figures.get(key, 0.0) + sample.value
@@ -260,6 +265,7 @@ class BenchRun:
     latency: LatencyResult | None = None
     latency_cpu_seconds: dict[str, float] = field(default_factory=dict)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    statements: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         throughput = self.throughput
@@ -344,14 +350,13 @@ class BenchRun:
             f"  {'everything else':<21}: {max(others, 0):7.1f} s   (the machine was busy {t.machine_busy_seconds:.1f} CPU-s of "
             f"{t.machine_wall_seconds * self.cores:.1f} available)"
         )
-        out.append(
-            "published          : "
-            + "; ".join(
-                f"{name} " + ", ".join(f"{key} {value:.0f}" for key, value in sorted(figures.items()))
-                for name, figures in t.outputs.items()
-                if figures
-            )
-        )
+        out.append("outputs            : records published, dead-lettered, and batches applied (with their seconds) per topic")
+        out += [
+            f"  {name:<15}: "
+            + ", ".join(f"{key} {value:.1f}" if key.startswith("batch seconds") else f"{key} {value:.0f}" for key, value in sorted(figures.items()))
+            for name, figures in t.outputs.items()
+            if figures
+        ]
         if self.raw is not None:
             r = self.raw
             out += [
@@ -375,6 +380,8 @@ class BenchRun:
             ]
         if t.profile:
             out += ["", "== intake, py-spy ==", *t.profile]
+        if self.statements:
+            out += ["", "== PostgreSQL statements in the throughput phase (pg_stat_statements) ==", *self.statements]
         return out
 
     @staticmethod
@@ -388,12 +395,44 @@ class BenchRun:
         return "  ".join(f"{name} {value:6.0f} ms" for name, value in values.items())
 
 
+async def reset_statements(stack: Stack) -> None:
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await conn.execute("SELECT pg_stat_statements_reset()")
+    finally:
+        await conn.close()
+
+
+async def top_statements(stack: Stack, top: int) -> list[str]:
+    """PostgreSQL's own time per statement since the reset (`--pg-statements`), most first."""
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        rows = await conn.fetch(
+            """
+            SELECT total_exec_time, calls, rows, regexp_replace(query, '\\s+', ' ', 'g') AS query
+            FROM pg_stat_statements ORDER BY total_exec_time DESC LIMIT $1
+            """,
+            top,
+        )
+        total = await conn.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
+    finally:
+        await conn.close()
+    lines = [f"all statements       : {total / 1000:.1f} s"]
+    lines += [f"{row['total_exec_time'] / 1000:6.2f} s {row['calls']:7d} calls {row['rows']:8d} rows  {row['query'][:110]}" for row in rows]
+    return lines
+
+
 async def run_phases(stack: Stack, lines: list[bytes], arguments: argparse.Namespace) -> BenchRun:
+    if arguments.pg_statements:
+        await reset_statements(stack)
     run = BenchRun(
         cores=psutil.cpu_count() or 1,
         load_before=os.getloadavg(),
         throughput=await throughput_phase(stack, lines, py_spy=arguments.py_spy, py_spy_seconds=arguments.py_spy_seconds),
     )
+    if arguments.pg_statements:
+        run.statements = await top_statements(stack, arguments.pg_statements)
     if not arguments.skip_raw:
         partitions = await partition_count(stack.bootstrap_servers, stack.topics.name(stack.topics.certificates))
         run.raw = await raw_round_trip(stack.bootstrap_servers, lines, partitions=partitions)
@@ -422,6 +461,9 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
     parser.add_argument("--py-spy", type=Path, default=None, help="record intake with py-spy during the throughput phase (raw format)")
     parser.add_argument("--py-spy-seconds", type=int, default=30)
+    parser.add_argument(
+        "--pg-statements", type=int, default=0, help="load pg_stat_statements and print this many statements by time after the throughput phase"
+    )
     parser.add_argument("--logs", type=Path, default=None, help="keep the services' logs here (default: a temporary directory)")
     arguments = parser.parse_args(argv)
     events = arguments.events if arguments.events is not None or arguments.patients is not None else DEFAULT_EVENTS
@@ -431,7 +473,10 @@ def main(argv: list[str] | None = None) -> None:
     print(f"feed               : {len(lines)} events generated in {time.perf_counter() - started:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as temporary:
         logs = arguments.logs or Path(temporary)
-        stack = Stack(StackSettings(clock=f"fixed:{BENCH_NOW.isoformat()}", log_dir=logs, instances=arguments.instances)).start()
+        postgres = {"shared_preload_libraries": "pg_stat_statements"} if arguments.pg_statements else {}
+        stack = Stack(
+            StackSettings(clock=f"fixed:{BENCH_NOW.isoformat()}", log_dir=logs, instances=arguments.instances, postgres_settings=postgres)
+        ).start()
         try:
             run = asyncio.run(run_phases(stack, lines, arguments))
         finally:

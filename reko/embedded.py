@@ -103,6 +103,8 @@ class EmbeddedPostgres:
     port: int = field(default_factory=free_port)
     base_dir: Path | None = None
     process: subprocess.Popen[bytes] | None = None
+    # Server settings besides ours, `-c name=value` (the bench loads pg_stat_statements with it).
+    settings: dict[str, str] = field(default_factory=dict)
     _owns_dir: bool = False
 
     @property
@@ -169,6 +171,7 @@ class EmbeddedPostgres:
                 "fsync=on",
                 "-c",
                 "synchronous_commit=on",
+                *(argument for name, value in self.settings.items() for argument in ("-c", f"{name}={value}")),
             ],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -157,6 +157,8 @@ class StackSettings:
     clock: str = "system"
     kafka_bootstrap_servers: str | None = None  # None: start the embedded broker
     database_url: str | None = None  # None: start the embedded PostgreSQL
+    # Settings of the embedded PostgreSQL besides the defaults (`-c name=value`).
+    postgres_settings: dict[str, str] = field(default_factory=dict)
     database_name: str = "reko"
     topic_prefix: str = ""
     log_dir: Path = Path(".reko/logs")
@@ -273,7 +275,7 @@ class Stack:
             self.bootstrap_servers = self.kafka.start()
         server_url = self.settings.database_url
         if not server_url:
-            self.postgres = EmbeddedPostgres()
+            self.postgres = EmbeddedPostgres(settings=dict(self.settings.postgres_settings))
             server_url = self.postgres.start()
         self.database_url = asyncio.run(create_database(server_url, self.settings.database_name))
         asyncio.run(ensure_topics(self.bootstrap_servers, self.topics.all_names(), configs=self.topics.configs()))

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -343,11 +344,17 @@ class ServiceRuntime:
             checks = await runtime.is_ready()
             return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
 
+        backlog_counted_at = [float("-inf")]
+
         @app.get("/metrics", tags=["operations"])
         async def metrics() -> Response:
-            backlog = await runtime._probe(outbox_backlog(runtime._pool)) if runtime._pool is not None else None
-            if backlog is not None:
-                runtime.metrics.outbox_backlog.set(backlog)
+            # Counted at most once a second: a scraper polling fast would otherwise cost the database
+            # a scan of the pending rows per request.
+            if runtime._pool is not None and time.monotonic() - backlog_counted_at[0] >= 1.0:
+                backlog = await runtime._probe(outbox_backlog(runtime._pool))
+                if backlog is not None:
+                    backlog_counted_at[0] = time.monotonic()
+                    runtime.metrics.outbox_backlog.set(backlog)
             return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
         @app.get("/asyncapi.json", tags=["operations"])

@@ -103,19 +103,25 @@ async def add_boundaries(conn: asyncpg.Connection, changes: Mapping[BoundaryKey,
     if not changes:
         return
     rows = [(*key, count) for key, count in sorted(changes.items())]
-    await conn.execute(
-        "INSERT INTO case_boundaries (breakdown, category, care_unit_hsa_id, sex, boundary, day, cases) "
-        "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::int[]) "
-        "ON CONFLICT (breakdown, boundary, day, category, care_unit_hsa_id, sex) DO UPDATE SET cases = case_boundaries.cases + excluded.cases",
+    emptied = await conn.fetch(
+        "WITH upserted AS ("
+        " INSERT INTO case_boundaries (breakdown, category, care_unit_hsa_id, sex, boundary, day, cases) "
+        " SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[], $7::int[]) "
+        " ON CONFLICT (breakdown, boundary, day, category, care_unit_hsa_id, sex) DO UPDATE SET cases = case_boundaries.cases + excluded.cases"
+        " RETURNING breakdown, category, care_unit_hsa_id, sex, boundary, day, cases"
+        ") SELECT breakdown, category, care_unit_hsa_id, sex, boundary, day FROM upserted WHERE cases = 0",
         *columns(rows, 7),
     )
     # A cell back at zero is dropped, so the incremental table and a rebuild hold the same rows.
-    await conn.execute(
-        "DELETE FROM case_boundaries WHERE cases = 0 AND (breakdown, boundary, day) IN (SELECT * FROM unnest($1::text[], $2::text[], $3::date[]))",
-        [row[0] for row in rows],
-        [row[4] for row in rows],
-        [row[5] for row in rows],
-    )
+    # Only the cells this batch emptied are looked up, each by its whole key.
+    if emptied:
+        await conn.execute(
+            "DELETE FROM case_boundaries b USING unnest($1::text[], $2::text[], $3::text[], $4::text[], $5::text[], $6::date[]) "
+            "AS e(breakdown, category, care_unit_hsa_id, sex, boundary, day) "
+            "WHERE b.cases = 0 AND (b.breakdown, b.boundary, b.day, b.category, b.care_unit_hsa_id, b.sex) "
+            "= (e.breakdown, e.boundary, e.day, e.category, e.care_unit_hsa_id, e.sex)",
+            *columns([tuple(row) for row in emptied], 6),
+        )
 
 
 async def rebuild_boundaries(conn: asyncpg.Connection) -> int:

@@ -123,6 +123,8 @@ def _distinct_by_id(certificates: Iterable[Certificate]) -> list[Certificate]:
     by_id: dict[str, Certificate] = {}
     for certificate in certificates:
         kept = by_id.setdefault(certificate.certificate_id, certificate)
+        if kept is certificate:
+            continue
         if not is_same_certificate(kept, certificate):
             # Intake keeps the first of a conflicting re-sign; two versions reaching the rules
             # would make the result depend on arrival order.
