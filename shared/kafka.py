@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterable, Mapping
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from functools import lru_cache
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 from aiokafka.errors import TopicAlreadyExistsError
+from aiokafka.partitioner import murmur2
 
 from shared.settings import ServiceSettings
 
@@ -33,12 +36,28 @@ async def ensure_topics(
         await admin.close()
 
 
+@lru_cache(maxsize=65_536)
+def _key_hash(key: bytes) -> int:
+    # aiokafka's murmur2 is pure Python, and a patient's pseudonym keys several records in a row.
+    return int(murmur2(key)) & 0x7FFFFFFF
+
+
+def key_partitioner(key: bytes | None, all_partitions: Sequence[int], available: Sequence[int]) -> int:
+    """aiokafka's default partitioner (the Java client's murmur2), with the hash of a key remembered."""
+    if key is None:
+        return random.choice(available or all_partitions)
+    return all_partitions[_key_hash(key) % len(all_partitions)]
+
+
 async def start_producer(settings: ServiceSettings) -> AIOKafkaProducer:
     producer = AIOKafkaProducer(
         bootstrap_servers=settings.kafka_bootstrap_servers,
         acks="all" if settings.kafka_acks == "all" else 1,
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=5,
+        # The relay builds its own record batches (shared/outbox.py); larger ones mean fewer of them per request.
+        max_batch_size=128 * 1024,
+        partitioner=key_partitioner,
     )
     try:
         await producer.start()

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from aiokafka.errors import (
 )
 
 from shared.contracts.envelope import EventData, encode_event
+from shared.kafka import key_partitioner
 from shared.metrics import ServiceMetrics
 from shared.retry import TRANSIENT_ERRORS, Backoff
 
@@ -57,6 +59,9 @@ DEAD_LETTER_MAX_KEY_BYTES = 1024
 _MAX_COPIED_HEADERS = 32
 _MAX_HEADER_TEXT = 1024
 _MAX_REASON_TEXT = 500
+
+# Rows up to this size go in record batches the relay builds; larger ones are sent one by one.
+_BATCHED_RECORD_BYTES = 64 * 1024
 
 
 def _header_text(value: bytes | str | None, limit: int = _MAX_HEADER_TEXT) -> str:
@@ -217,6 +222,10 @@ class OutboxRelay:
         self._wake = asyncio.Event()
         self._producer: AIOKafkaProducer | None = None
         self.connected = False
+        # Partitions per topic, as the producer's metadata named them when the topic was first sent to.
+        self._partitions: dict[str, list[int]] = {}
+        # Rows up to this id go one by one: the broker refused a batch holding them (see `_send`).
+        self._alone_through = 0
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -267,6 +276,7 @@ class OutboxRelay:
 
     async def _drop_producer(self) -> None:
         producer, self._producer, self.connected = self._producer, None, False
+        self._partitions = {}
         if producer is not None:
             # Stopping a broken producer may raise.
             with contextlib.suppress(Exception):
@@ -329,31 +339,73 @@ class OutboxRelay:
         return len(rows)
 
     async def _send(self, rows: list[asyncpg.Record]) -> tuple[list[asyncpg.Record], list[tuple[asyncpg.Record, Exception]], Exception | None]:
-        """Send rows in order: those acknowledged up to the first transient failure, those refused for good, that failure."""
+        """Send rows in order: those acknowledged up to the first transient failure, those refused for good, that failure.
+
+        Small rows go in record batches built here, one per partition in turn (the per-record
+        `send` costs a future and a hash each); a large row, and every row of a batch the broker
+        refused, goes by itself, so a refusal for good names exactly the row that caused it.
+        """
         assert self._producer is not None
+        producer = self._producer
         refused: list[tuple[asyncpg.Record, Exception]] = []
         in_flight: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
         transient: Exception | None = None
+        building: dict[tuple[str, int], tuple[Any, list[asyncpg.Record]]] = {}
+
+        async def submit(topic_partition: tuple[str, int]) -> None:
+            builder, batched = building.pop(topic_partition)
+            future = await producer.send_batch(builder, topic_partition[0], partition=topic_partition[1])
+            in_flight.extend((row, future) for row in batched)
+
         for row in rows:
+            headers = [(name, str(item).encode()) for name, item in (row["headers"] or {}).items()]
             try:
-                future = await self._producer.send(
-                    row["topic"],
-                    key=row["key"],
-                    value=row["value"],
-                    headers=[(name, str(item).encode()) for name, item in (row["headers"] or {}).items()],
-                )
+                partition = await self._partition_of(row["topic"], row["key"])
+                topic_partition = (row["topic"], partition)
+                alone = row["id"] <= self._alone_through or len(row["value"]) + len(row["key"] or b"") > _BATCHED_RECORD_BYTES
+                if alone:
+                    if topic_partition in building:
+                        await submit(topic_partition)
+                    future = await producer.send(row["topic"], key=row["key"], value=row["value"], headers=headers, partition=partition)
+                    in_flight.append((row, future))
+                    continue
+                if topic_partition not in building:
+                    building[topic_partition] = (producer.create_batch(), [])
+                builder = building[topic_partition][0]
+                if builder.append(timestamp=None, key=row["key"], value=row["value"], headers=headers) is None:
+                    await submit(topic_partition)
+                    builder = producer.create_batch()
+                    building[topic_partition] = (builder, [])
+                    if builder.append(timestamp=None, key=row["key"], value=row["value"], headers=headers) is None:
+                        raise RuntimeError("a small record did not fit an empty record batch")
+                building[topic_partition][1].append(row)
             except REFUSED_FOR_GOOD as problem:
                 refused.append((row, problem))
                 continue
             except KafkaError as problem:
                 transient = problem
                 break
-            in_flight.append((row, future))
-        outcomes = await asyncio.gather(*(future for _, future in in_flight), return_exceptions=True)
+        for topic_partition in list(building):
+            try:
+                await submit(topic_partition)
+            except KafkaError as problem:
+                transient = transient or problem
+                break
+        futures = list(dict.fromkeys(future for _, future in in_flight))
+        outcomes = dict(zip(futures, await asyncio.gather(*futures, return_exceptions=True), strict=True))
         sent: list[asyncpg.Record] = []
         failed_in_flight: Exception | None = None
-        for (row, _), outcome in zip(in_flight, outcomes, strict=True):
-            if isinstance(outcome, REFUSED_FOR_GOOD):
+        batched_rows = Counter(id(future) for _, future in in_flight)
+        last_of_batch: dict[int, int] = {}
+        for row, future in in_flight:
+            last_of_batch[id(future)] = max(last_of_batch.get(id(future), 0), row["id"])
+        for row, future in sorted(in_flight, key=lambda pair: pair[0]["id"]):
+            outcome = outcomes[future]
+            if isinstance(outcome, REFUSED_FOR_GOOD) and batched_rows[id(future)] > 1:
+                # The broker refused a whole batch: its rows go again one by one, where a refusal names its row.
+                self._alone_through = max(self._alone_through, last_of_batch[id(future)])
+                failed_in_flight = failed_in_flight or outcome
+            elif isinstance(outcome, REFUSED_FOR_GOOD):
                 refused.append((row, outcome))
             elif isinstance(outcome, BaseException):
                 if not isinstance(outcome, Exception):
@@ -363,3 +415,12 @@ class OutboxRelay:
                 # Marked sent only up to the first failure, so a retry sends the rest in order again.
                 sent.append(row)
         return sent, refused, failed_in_flight or transient
+
+    async def _partition_of(self, topic: str, key: bytes | None) -> int:
+        """The partition `send` would choose: the producer's partitioner over the topic's partitions."""
+        assert self._producer is not None
+        partitions = self._partitions.get(topic)
+        if partitions is None:
+            partitions = sorted(await self._producer.partitions_for(topic))
+            self._partitions[topic] = partitions
+        return key_partitioner(key, partitions, partitions)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 import asyncpg
@@ -40,18 +41,23 @@ class MilestoneTracker:
 
     async def apply_case_events(self, context: ApplyContext, incoming: list[Incoming[SickLeaveCaseChanged]]) -> None:
         events = [item.event for item in incoming]
-        patients = await repository.record_case_events(context.conn, events)
+        projection = await repository.store_case_events(context.conn, events)
         gap = gap_named_last(events)
         if gap is not None:
             await repository.record_case_gap(context.conn, gap)
-        await self.evaluate(context.conn, context.outbox, patients)
+        await self.evaluate(context.conn, context.outbox, projection.complete_patients, stored_now=projection.kept_cases)
 
-    async def evaluate(self, conn: asyncpg.Connection, outbox: Outbox, patients: list[str]) -> None:
-        """Publish what changed for these patients; the caller's transaction holds their row locks."""
+    async def evaluate(
+        self, conn: asyncpg.Connection, outbox: Outbox, patients: list[str], *, stored_now: Sequence[SickLeaveCaseChanged] = ()
+    ) -> None:
+        """Publish what changed for these patients; the caller's transaction holds their row locks.
+
+        `stored_now`: cases the caller stored in this transaction, used as they are instead of read back.
+        """
         if not patients:
             return
         today = self._clock.today()
-        cases_by_patient = await repository.cases_by_patient(conn, patients)
+        cases_by_patient = await repository.cases_by_patient(conn, patients, stored_now)
         published_by_patient = await repository.published_milestones_by_patient(conn, patients)
         all_changes = []
         timers = {}

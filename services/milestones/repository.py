@@ -11,12 +11,17 @@ import asyncpg
 from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.milestones import MilestoneChanged, MilestoneKind
 from shared.db import columns, last_per_key
-from shared.sickleave.case_projection import RevisionProgress, project_case_events
+from shared.sickleave.case_projection import CaseProjection, RevisionProgress, project_case_events
 
 
 async def record_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> list[str]:
     """Apply case events (older revisions than the one held are dropped); returns the patients,
     locked in this transaction, whose newest revision has now fully arrived."""
+    return (await store_case_events(conn, events)).complete_patients
+
+
+async def store_case_events(conn: asyncpg.Connection, events: Sequence[SickLeaveCaseChanged]) -> CaseProjection:
+    """Apply case events as `record_case_events` does; returns the batch folded, with the cases it stored."""
     patients = sorted({event.patient_pseudonym for event in events})
     held = {
         row["patient_pseudonym"]: RevisionProgress(row["revision"], row["events_seen"], row["events_expected"])
@@ -41,13 +46,15 @@ async def record_case_events(conn: asyncpg.Connection, events: Sequence[SickLeav
     )
     if projection.removed_case_ids:
         await conn.execute("DELETE FROM cases WHERE case_id = ANY($1::text[])", projection.removed_case_ids)
-    case_rows = [(event.case_id, event.patient_pseudonym, event.model_dump(mode="json")) for event in projection.kept_cases]
+    # Bodies as JSON text from pydantic-core in one pass; the database makes them jsonb.
+    case_rows = [(event.case_id, event.patient_pseudonym, event.model_dump_json()) for event in projection.kept_cases]
     await conn.execute(
-        "INSERT INTO cases (case_id, patient_pseudonym, body) SELECT * FROM unnest($1::text[], $2::text[], $3::jsonb[]) "
+        "INSERT INTO cases (case_id, patient_pseudonym, body) "
+        "SELECT case_id, patient_pseudonym, body::jsonb FROM unnest($1::text[], $2::text[], $3::text[]) AS r(case_id, patient_pseudonym, body) "
         "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
         *columns(case_rows, 3),
     )
-    return projection.complete_patients
+    return projection
 
 
 async def lock_complete_patients(conn: asyncpg.Connection, patients: Collection[str]) -> list[str]:
@@ -64,10 +71,19 @@ async def lock_complete_patients(conn: asyncpg.Connection, patients: Collection[
     return [row["patient_pseudonym"] for row in rows if row["complete"]]
 
 
-async def cases_by_patient(conn: asyncpg.Connection, patients: Collection[str]) -> dict[str, list[SickLeaveCaseChanged]]:
+async def cases_by_patient(
+    conn: asyncpg.Connection, patients: Collection[str], stored_now: Iterable[SickLeaveCaseChanged] = ()
+) -> dict[str, list[SickLeaveCaseChanged]]:
+    """The stored cases of these patients; `stored_now` are cases this transaction has just stored, taken as they are
+    instead of being read back and validated again."""
     cases: dict[str, list[SickLeaveCaseChanged]] = {patient: [] for patient in patients}
-    for row in await conn.fetch("SELECT body FROM cases WHERE patient_pseudonym = ANY($1::text[])", list(patients)):
+    known = {case.case_id: case for case in stored_now if case.patient_pseudonym in cases}
+    for row in await conn.fetch(
+        "SELECT body FROM cases WHERE patient_pseudonym = ANY($1::text[]) AND NOT (case_id = ANY($2::text[]))", list(patients), list(known)
+    ):
         case = SickLeaveCaseChanged.model_validate(row["body"])
+        cases[case.patient_pseudonym].append(case)
+    for case in known.values():
         cases[case.patient_pseudonym].append(case)
     return cases
 

@@ -318,13 +318,14 @@ def boundaries(fact: CaseFact) -> Counter[BoundaryKey]:
         OngoingDimension.AGE_BAND.value: _covering_spans(fact, fact.age_bands, "UNKNOWN"),
         MONTHLY_LENGTH_BAND: [(fact.start, fact.end, monthly_length_band(fact.certified_days))],
         LONG_CASES: [(fact.start, fact.end, ALL)] if fact.certified_days > LONG_CASE_DAYS else [],
-        CERTIFIED_DAYS: [(fact.start, fact.end, str(fact.certified_days))],
     }
     counted: Counter[BoundaryKey] = Counter()
     for breakdown, covering in spans.items():
         for first, last, category in covering:
             counted[(breakdown, category, unit, sex, START, first)] += 1
             counted[(breakdown, category, unit, sex, END, last)] += 1
+    # The medians read only where cases ended: their start boundaries would be written and never read.
+    counted[(CERTIFIED_DAYS, str(fact.certified_days), unit, sex, END, fact.end)] += 1
     return counted
 
 

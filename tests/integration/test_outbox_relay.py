@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import pytest
+from aiokafka.partitioner import DefaultPartitioner
 
 from shared.contracts.envelope import EventData
 from shared.kafka import ensure_topics, start_producer
@@ -117,3 +118,41 @@ async def test_rows_committed_late_below_a_newer_row_are_never_passed_over(platf
 
     records = await read_topic(kafka_bootstrap, topic)
     assert sorted({record.json()["data"]["sequence"] for record in records}) == sorted(n * 10 + s for n in range(20) for s in range(3))
+
+
+async def test_many_keys_keep_their_order_per_partition_through_the_batched_sending(platform_pool, kafka_bootstrap, unique_name):
+    topic = f"{unique_name}.ticks"
+    await ensure_topics(kafka_bootstrap, [topic])
+    outbox = Outbox(source="urn:test")
+    for sequence in range(900):
+        key = f"patient-{sequence % 13}"
+        outbox.event(topic=topic, key=key, event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
+    async with platform_pool.acquire() as conn, conn.transaction():
+        await outbox.write(conn)
+        # One row large enough to go by itself, between the small ones of its key.
+        await conn.execute(
+            "INSERT INTO outbox (event_id, topic, key, value) VALUES ('large', $1, 'patient-3', $2)", topic, b'{"large": "' + b"x" * 100_000 + b'"}'
+        )
+    after = Outbox(source="urn:test")
+    after.event(topic=topic, key="patient-3", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=900))
+    async with platform_pool.acquire() as conn, conn.transaction():
+        await after.write(conn)
+    relay = OutboxRelay(platform_pool, lambda: start_producer(ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)), ServiceMetrics("test"))
+
+    async with relay_running(relay):
+        await drained(platform_pool)
+
+    records = await read_topic(kafka_bootstrap, topic)
+    assert len(records) == 902
+    by_key: dict[str, list[int]] = {}
+    for record in records:
+        assert record.key is not None
+        # Where the producer's own partitioner would have put it.
+        assert record.partition == DefaultPartitioner()(record.key, [0, 1, 2], [0, 1, 2])
+        document = record.json()
+        by_key.setdefault(record.key.decode(), []).append(-1 if "large" in document else document["data"]["sequence"])
+    for number in range(13):
+        expected = [sequence for sequence in range(900) if sequence % 13 == number]
+        if number == 3:
+            expected = [*expected, -1, 900]
+        assert by_key[f"patient-{number}"] == expected
