@@ -11,8 +11,8 @@ the case as ongoing today. Because the unit is the probe's alone, the first aler
   is on the topic only after notifications committed it, so this is the time until the alert was
   stored plus the outbox relay's hop, an upper bound of "stored".
 - statistics: every `stats_every`-th probe is polled at `GET /units/{unit}/ongoing?on=<today>` with a
-  REGIONKONTOR token, every `poll_interval` seconds until its count is non-zero; the figure is thus
-  late by up to one interval plus one request.
+  token of the unit's VERKSAMHETSCHEF (who reads her own unit's exact count), every `poll_interval`
+  seconds until its count is non-zero; the figure is thus late by up to one interval plus one request.
 """
 
 from __future__ import annotations
@@ -22,6 +22,7 @@ import contextlib
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -150,11 +151,13 @@ async def _watch_alerts(consumer: AIOKafkaConsumer, by_unit: dict[str, Probe]) -
                         probe.alerted = received
 
 
-async def _watch_stats(client: httpx.AsyncClient, stats_url: str, headers: dict[str, str], probes: list[Probe], today: date, interval: float) -> None:
+async def _watch_stats(
+    client: httpx.AsyncClient, stats_url: str, headers_of: Callable[[str], dict[str, str]], probes: list[Probe], today: date, interval: float
+) -> None:
     async def check(probe: Probe) -> None:
         with contextlib.suppress(httpx.HTTPError, ValueError):
-            response = await client.get(f"{stats_url}/units/{probe.unit}/ongoing", params={"on": today.isoformat()}, headers=headers)
-            if response.status_code == 200 and response.json().get("total", 0) > 0 and probe.counted is None:
+            response = await client.get(f"{stats_url}/units/{probe.unit}/ongoing", params={"on": today.isoformat()}, headers=headers_of(probe.unit))
+            if response.status_code == 200 and (response.json().get("total") or 0) > 0 and probe.counted is None:
                 probe.counted = time.perf_counter()
 
     while True:
@@ -194,12 +197,13 @@ async def steady_latency(
     topics = stack.topics
     consumer = await _alerts_consumer(stack.bootstrap_servers, topics.name(topics.alerts))
     client = httpx.AsyncClient(timeout=5)
-    headers = bearer(stack, ["REGIONKONTOR"], sub="SE2321000000-3998")
+    # The unit's own manager reads its exact count; the regional office would see a count of one suppressed.
+    managers = {probe.unit: bearer(stack, ["VERKSAMHETSCHEF"], [probe.unit], sub="SE2321000000-3998") for probe in watched}
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers)
     await producer.start()
     watchers = [
         asyncio.create_task(_watch_alerts(consumer, by_unit)),
-        asyncio.create_task(_watch_stats(client, first_instance(stack, "stats").base_url, headers, watched, now.date(), poll_interval)),
+        asyncio.create_task(_watch_stats(client, first_instance(stack, "stats").base_url, managers.__getitem__, watched, now.date(), poll_interval)),
     ]
     try:
         certificates = topics.name(topics.certificates)
