@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
-from collections import Counter
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -348,14 +347,14 @@ class OutboxRelay:
         assert self._producer is not None
         producer = self._producer
         refused: list[tuple[asyncpg.Record, Exception]] = []
-        in_flight: list[tuple[asyncpg.Record, asyncio.Future[Any]]] = []
+        # Each future with the rows it answers for: one row sent alone, or a whole record batch.
+        in_flight: list[tuple[list[asyncpg.Record], asyncio.Future[Any]]] = []
         transient: Exception | None = None
         building: dict[tuple[str, int], tuple[Any, list[asyncpg.Record]]] = {}
 
         async def submit(topic_partition: tuple[str, int]) -> None:
             builder, batched = building.pop(topic_partition)
-            future = await producer.send_batch(builder, topic_partition[0], partition=topic_partition[1])
-            in_flight.extend((row, future) for row in batched)
+            in_flight.append((batched, await producer.send_batch(builder, topic_partition[0], partition=topic_partition[1])))
 
         for row in rows:
             headers = [(name, str(item).encode()) for name, item in (row["headers"] or {}).items()]
@@ -367,7 +366,7 @@ class OutboxRelay:
                     if topic_partition in building:
                         await submit(topic_partition)
                     future = await producer.send(row["topic"], key=row["key"], value=row["value"], headers=headers, partition=partition)
-                    in_flight.append((row, future))
+                    in_flight.append(([row], future))
                     continue
                 if topic_partition not in building:
                     building[topic_partition] = (producer.create_batch(), [])
@@ -391,23 +390,22 @@ class OutboxRelay:
             except KafkaError as problem:
                 transient = transient or problem
                 break
-        futures = list(dict.fromkeys(future for _, future in in_flight))
-        outcomes = dict(zip(futures, await asyncio.gather(*futures, return_exceptions=True), strict=True))
+        outcomes = await asyncio.gather(*(future for _, future in in_flight), return_exceptions=True)
+        answered: list[tuple[asyncpg.Record, list[asyncpg.Record], BaseException | None]] = [
+            (row, batched, outcome if isinstance(outcome, BaseException) else None)
+            for (batched, _), outcome in zip(in_flight, outcomes, strict=True)
+            for row in batched
+        ]
         sent: list[asyncpg.Record] = []
         failed_in_flight: Exception | None = None
-        batched_rows = Counter(id(future) for _, future in in_flight)
-        last_of_batch: dict[int, int] = {}
-        for row, future in in_flight:
-            last_of_batch[id(future)] = max(last_of_batch.get(id(future), 0), row["id"])
-        for row, future in sorted(in_flight, key=lambda pair: pair[0]["id"]):
-            outcome = outcomes[future]
-            if isinstance(outcome, REFUSED_FOR_GOOD) and batched_rows[id(future)] > 1:
+        for row, batched, outcome in sorted(answered, key=lambda item: item[0]["id"]):
+            if isinstance(outcome, REFUSED_FOR_GOOD) and len(batched) > 1:
                 # The broker refused a whole batch: its rows go again one by one, where a refusal names its row.
-                self._alone_through = max(self._alone_through, last_of_batch[id(future)])
+                self._alone_through = max(self._alone_through, batched[-1]["id"])
                 failed_in_flight = failed_in_flight or outcome
             elif isinstance(outcome, REFUSED_FOR_GOOD):
                 refused.append((row, outcome))
-            elif isinstance(outcome, BaseException):
+            elif outcome is not None:
                 if not isinstance(outcome, Exception):
                     raise outcome
                 failed_in_flight = failed_in_flight or outcome

@@ -344,16 +344,17 @@ class ServiceRuntime:
             checks = await runtime.is_ready()
             return JSONResponse({"ready": all(checks.values()), **checks}, status_code=200 if all(checks.values()) else 503)
 
-        backlog_counted_at = [float("-inf")]
+        backlog_counted_at = float("-inf")
 
         @app.get("/metrics", tags=["operations"])
         async def metrics() -> Response:
+            nonlocal backlog_counted_at
             # Counted at most once a second: a scraper polling fast would otherwise cost the database
             # a scan of the pending rows per request.
-            if runtime._pool is not None and time.monotonic() - backlog_counted_at[0] >= 1.0:
+            if runtime._pool is not None and time.monotonic() - backlog_counted_at >= 1.0:
                 backlog = await runtime._probe(outbox_backlog(runtime._pool))
                 if backlog is not None:
-                    backlog_counted_at[0] = time.monotonic()
+                    backlog_counted_at = time.monotonic()
                     runtime.metrics.outbox_backlog.set(backlog)
             return Response(generate_latest(runtime.metrics.registry), media_type=CONTENT_TYPE_LATEST)
 
