@@ -7,7 +7,9 @@ for it and publishes it (after the commit, through its outbox) on `rehab.alerts.
 the case as ongoing today. Because the unit is the probe's alone, the first alert of kind
 `CHAIN_DAY_90` for that unit, and the first non-zero count for that unit, are the probe's.
 
-- alert: the bench reads `rehab.alerts.v1` itself (a consumer with no group, from the end). An alert
+- alert: the bench reads `rehab.alerts.v1` itself (a consumer with no group, from the end), and
+  `sickleave.cases.v1` and `rehab.milestones.v1` beside it, so each hop (intake, milestones,
+  notifications: transaction and relay) gets a figure of its own. An alert
   is on the topic only after notifications committed it, so this is the time until the alert was
   stored plus the outbox relay's hop, an upper bound of "stored".
 - statistics: every `stats_every`-th probe is polled at `GET /units/{unit}/ongoing?on=<today>` with a
@@ -20,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import re
 import time
 import uuid
 from collections.abc import Callable
@@ -35,6 +38,7 @@ from tests.support import bearer
 
 PROBE_KIND = "CHAIN_DAY_90"
 PROBE_PROVIDER = "SE2321000000-1000"
+PROBE_UNIT = re.compile(rb"SE2321000000-B[0-9A-F]{6}[0-9]{5}")
 
 
 def first_instance(stack: Stack, service: str) -> ServiceProcess:
@@ -66,6 +70,8 @@ class Probe:
     value: bytes
     watched_by_stats: bool
     published: float | None = None
+    case_seen: float | None = None
+    milestone_seen: float | None = None
     alerted: float | None = None
     counted: float | None = None
 
@@ -123,6 +129,9 @@ class LatencyResult:
     alert: list[float] = field(default_factory=list)
     stats: list[float] = field(default_factory=list)
     stats_watched: int = 0
+    # Where an alert's time goes, hop by hop: certificate to its case on the cases topic (intake and
+    # its relay), case to the day-90 milestone (milestones), milestone to the alert (notifications).
+    hops: dict[str, list[float]] = field(default_factory=dict)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -135,20 +144,37 @@ class LatencyResult:
             "statsWatched": self.stats_watched,
             "statsMeasured": len(self.stats),
             "statsMs": percentiles(self.stats),
+            "hopsMs": {hop: percentiles(values) for hop, values in self.hops.items()},
         }
 
 
-async def _watch_alerts(consumer: AIOKafkaConsumer, by_unit: dict[str, Probe]) -> None:
+def _unit_in(value: bytes | None) -> str | None:
+    """The probe unit a record names, found in its bytes (every probe's unit id is unique and of one shape)."""
+    if not value:
+        return None
+    found = PROBE_UNIT.search(value)
+    return found.group().decode() if found else None
+
+
+async def _watch_topics(consumer: AIOKafkaConsumer, by_unit: dict[str, Probe], topics: dict[str, str]) -> None:
+    """Note when each probe's case, milestone and alert first show on their topics."""
     while True:
         batch = await consumer.getmany(timeout_ms=200)
         received = time.perf_counter()
-        for messages in batch.values():
+        for partition, messages in batch.items():
+            kind = topics[partition.topic]
             for message in messages:
-                with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
-                    data = json.loads(message.value)["data"]
-                    probe = by_unit.get(data["careUnitHsaId"])
-                    if probe is not None and data["kind"] == PROBE_KIND and probe.alerted is None:
-                        probe.alerted = received
+                probe = by_unit.get(_unit_in(message.value) or "")
+                if probe is None:
+                    continue
+                if kind == "case" and probe.case_seen is None:
+                    probe.case_seen = received
+                elif kind == "milestone" and probe.milestone_seen is None and PROBE_KIND.encode() in message.value:
+                    probe.milestone_seen = received
+                elif kind == "alert" and probe.alerted is None:
+                    with contextlib.suppress(ValueError, TypeError, KeyError, AttributeError):
+                        if json.loads(message.value)["data"]["kind"] == PROBE_KIND:
+                            probe.alerted = received
 
 
 async def _watch_stats(
@@ -167,12 +193,12 @@ async def _watch_stats(
         await asyncio.sleep(interval)
 
 
-async def _alerts_consumer(bootstrap_servers: str, topic: str) -> AIOKafkaConsumer:
+async def _topics_consumer(bootstrap_servers: str, topics: list[str]) -> AIOKafkaConsumer:
     # A short fetch wait: the receipt time is the measurement.
     consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=20)
     await consumer.start()
     await consumer.topics()  # fetches the metadata
-    partitions = [TopicPartition(topic, partition) for partition in sorted(consumer.partitions_for_topic(topic) or ())]
+    partitions = [TopicPartition(topic, partition) for topic in topics for partition in sorted(consumer.partitions_for_topic(topic) or ())]
     consumer.assign(partitions)
     # The end as the broker reports it may lie a little before the true end (older alerts are skipped by unit).
     await consumer.seek_to_end(*partitions)
@@ -195,14 +221,15 @@ async def steady_latency(
     by_unit = {probe.unit: probe for probe in probes}
     watched = [probe for probe in probes if probe.watched_by_stats]
     topics = stack.topics
-    consumer = await _alerts_consumer(stack.bootstrap_servers, topics.name(topics.alerts))
+    watched_topics = {topics.name(topics.cases): "case", topics.name(topics.milestones): "milestone", topics.name(topics.alerts): "alert"}
+    consumer = await _topics_consumer(stack.bootstrap_servers, list(watched_topics))
     client = httpx.AsyncClient(timeout=5)
     # The unit's own manager reads its exact count; the regional office would see a count of one suppressed.
     managers = {probe.unit: bearer(stack, ["VERKSAMHETSCHEF"], [probe.unit], sub="SE2321000000-3998") for probe in watched}
     producer = AIOKafkaProducer(bootstrap_servers=stack.bootstrap_servers)
     await producer.start()
     watchers = [
-        asyncio.create_task(_watch_alerts(consumer, by_unit)),
+        asyncio.create_task(_watch_topics(consumer, by_unit, watched_topics)),
         asyncio.create_task(_watch_stats(client, first_instance(stack, "stats").base_url, managers.__getitem__, watched, now.date(), poll_interval)),
     ]
     try:
@@ -238,4 +265,18 @@ async def steady_latency(
         alert=[p.alerted - p.published for p in probes if p.alerted is not None and p.published is not None],
         stats=[p.counted - p.published for p in watched if p.counted is not None and p.published is not None],
         stats_watched=len(watched),
+        hops={
+            "intake": _spans(probes, "published", "case_seen"),
+            "milestones": _spans(probes, "case_seen", "milestone_seen"),
+            "notifications": _spans(probes, "milestone_seen", "alerted"),
+        },
     )
+
+
+def _spans(probes: list[Probe], since: str, until: str) -> list[float]:
+    spans = []
+    for probe in probes:
+        start, end = getattr(probe, since), getattr(probe, until)
+        if start is not None and end is not None:
+            spans.append(end - start)
+    return spans

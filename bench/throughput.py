@@ -266,6 +266,7 @@ class BenchRun:
     latency_cpu_seconds: dict[str, float] = field(default_factory=dict)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     statements: list[str] = field(default_factory=list)
+    latency_statements: list[str] = field(default_factory=list)
 
     def as_json(self) -> dict[str, Any]:
         throughput = self.throughput
@@ -375,6 +376,8 @@ class BenchRun:
                 f"achieved rate      : {self.latency.achieved_rate:.1f} events/s, {self.latency.probes} probes",
                 f"alert on the topic : {self._percentiles(summary['alertMs'])}  ({summary['alertMeasured']} of {summary['probes']})",
                 f"stats reflect it   : {self._percentiles(summary['statsMs'])}  ({summary['statsMeasured']} of {summary['statsWatched']} polled)",
+                "hop by hop         : from the record in to the service's record on its topic (its transaction and relay)",
+                *(f"  {hop:<16} : {self._percentiles(values)}" for hop, values in summary["hopsMs"].items()),
                 "CPU seconds        : "
                 + ", ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(self.latency_cpu_seconds.items(), key=lambda item: -item[1])),
             ]
@@ -382,6 +385,8 @@ class BenchRun:
             out += ["", "== intake, py-spy ==", *t.profile]
         if self.statements:
             out += ["", "== PostgreSQL statements in the throughput phase (pg_stat_statements) ==", *self.statements]
+        if self.latency_statements:
+            out += ["", "== PostgreSQL statements in the latency phase (pg_stat_statements) ==", *self.latency_statements]
         return out
 
     @staticmethod
@@ -437,12 +442,16 @@ async def run_phases(stack: Stack, lines: list[bytes], arguments: argparse.Names
         partitions = await partition_count(stack.bootstrap_servers, stack.topics.name(stack.topics.certificates))
         run.raw = await raw_round_trip(stack.bootstrap_servers, lines, partitions=partitions)
     if not arguments.skip_latency:
+        if arguments.pg_statements:
+            await reset_statements(stack)
         watch = ProcessWatch.of_stack(stack)
         watch.start()
         run.latency = await steady_latency(
             stack, BENCH_NOW, rate=arguments.latency_rate, seconds=arguments.latency_seconds, stats_every=arguments.stats_every
         )
         run.latency_cpu_seconds = watch.stop()
+        if arguments.pg_statements:
+            run.latency_statements = await top_statements(stack, arguments.pg_statements)
     run.load_after = os.getloadavg()
     return run
 
@@ -462,7 +471,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--py-spy", type=Path, default=None, help="record intake with py-spy during the throughput phase (raw format)")
     parser.add_argument("--py-spy-seconds", type=int, default=30)
     parser.add_argument(
-        "--pg-statements", type=int, default=0, help="load pg_stat_statements and print this many statements by time after the throughput phase"
+        "--pg-statements",
+        type=int,
+        default=0,
+        help="load pg_stat_statements and print this many statements by time for the throughput and the latency phase",
     )
     parser.add_argument("--logs", type=Path, default=None, help="keep the services' logs here (default: a temporary directory)")
     arguments = parser.parse_args(argv)

@@ -218,6 +218,7 @@ class ServiceRuntime:
             "batch": True,
             "max_records": self.settings.consumer_max_records,
             "batch_timeout_ms": self.settings.consumer_batch_timeout_ms,
+            "fetch_max_wait_ms": self.settings.consumer_fetch_max_wait_ms,
             "ack_policy": AckPolicy.MANUAL,
             "auto_offset_reset": "earliest",
             "decoder": _no_decode,

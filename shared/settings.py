@@ -58,7 +58,11 @@ class ServiceSettings(BaseSettings):
     topics: Topics = Topics()
     consumer_group_prefix: str = "reko."
     consumer_max_records: int = Field(default=500, ge=1, le=5000)
-    consumer_batch_timeout_ms: int = Field(default=100, ge=1)
+    # How long a poll waits for records (FastStream then sleeps as long again after an empty one), and
+    # how long the broker holds a fetch: both add to every hop. The embedded Tansu answers a waiting
+    # fetch only when its wait ends, not when a record arrives (docs/architecture.md §4).
+    consumer_batch_timeout_ms: int = Field(default=10, ge=1)
+    consumer_fetch_max_wait_ms: int = Field(default=50, ge=1, le=5000)
     # A record larger than this (key and value) is dead-lettered as RecordTooLarge, not stored.
     max_record_bytes: int = Field(default=1_048_576, ge=1024)
     # After a batch failed outside the per-record isolation, wait this long before fetching it again.
