@@ -55,8 +55,9 @@ async def start_producer(settings: ServiceSettings) -> AIOKafkaProducer:
         acks="all" if settings.kafka_acks == "all" else 1,
         enable_idempotence=settings.kafka_idempotence,
         linger_ms=5,
-        # The relay builds its own record batches (shared/outbox.py); larger ones mean fewer of them per request.
-        max_batch_size=128 * 1024,
+        # The relay builds its own record batches (shared/outbox.py): larger ones mean fewer of them per
+        # request, and fewer stored, which the embedded broker pays for on every fetch (docs/architecture.md §5).
+        max_batch_size=512 * 1024,
         partitioner=key_partitioner,
     )
     try:

@@ -265,11 +265,21 @@ class ServiceRuntime:
             await self._pool.close()
             self._pool = None
 
+    def database_pool_size(self) -> int:
+        """The setting, or one connection for each thing that holds one at once.
+
+        Each consumer's transaction, each background task, the relay's listener and its round, and
+        the HTTP requests: with fewer, a batch queues for a connection behind another consumer.
+        """
+        if self.settings.database_pool_size is not None:
+            return self.settings.database_pool_size
+        return len(self.consumer_groups) + len(self._background) + 3
+
     async def _connect_database(self) -> asyncpg.Pool:
         backoff = Backoff(initial_seconds=0.2)
         while True:
             try:
-                return await create_pool(self.settings.database_url, self.schema, size=self.settings.database_pool_size)
+                return await create_pool(self.settings.database_url, self.schema, size=self.database_pool_size())
             except TRANSIENT_ERRORS as problem:
                 log.warning("database not reachable yet", error=type(problem).__name__, backoff=backoff.next_seconds)
                 await backoff.sleep()

@@ -54,7 +54,9 @@ class ServiceSettings(BaseSettings):
     kafka_idempotence: bool = False
     database_url: str = "postgresql://postgres@127.0.0.1:5432/reko"
     database_schema: str = ""
-    database_pool_size: int = Field(default=3, ge=1, le=20)
+    # None: as many as the service can use at once (docs/architecture.md §4); a batch waiting for a
+    # connection waits in every hop it is on.
+    database_pool_size: int | None = Field(default=None, ge=1, le=40)
     topics: Topics = Topics()
     consumer_group_prefix: str = "reko."
     consumer_max_records: int = Field(default=500, ge=1, le=5000)

@@ -49,7 +49,12 @@ class ContactPreferences:
 
 
 async def recipients_for_unit(conn: asyncpg.Connection, care_unit_hsa_id: str, day: date) -> list[Recipient]:
-    """The coordinators to mail about the unit's alerts on `day`, with their choices.
+    """The coordinators to mail about the unit's alerts on `day`, with their choices."""
+    return (await recipients_for_units(conn, [care_unit_hsa_id], day))[care_unit_hsa_id]
+
+
+async def recipients_for_units(conn: asyncpg.Connection, care_unit_hsa_ids: Collection[str], day: date) -> dict[str, list[Recipient]]:
+    """The coordinators to mail about each unit's alerts on `day`, with their choices (three queries for any number of units).
 
     The one place that says who receives mail. The registry of coordinators decides whom the unit's
     work reaches on `day`: its coordinators who are not away, and the stand-in of each who is
@@ -57,24 +62,40 @@ async def recipients_for_unit(conn: asyncpg.Connection, care_unit_hsa_id: str, d
     the registry does not know yet reaches whoever asked mail for it in her preferences
     (docs/alert-channels.md §2).
     """
-    reached = [
-        responsible.hsa_id
-        for responsible in responsible_for_unit(await coordinator_store.coordinators_of_units(conn, [care_unit_hsa_id]), care_unit_hsa_id, day)
-        if not responsible.absent
-    ]
-    if reached:
+    units = sorted(set(care_unit_hsa_ids))
+    if not units:
+        return {}
+    registry = await coordinator_store.coordinators_of_units(conn, units)
+    reached = {
+        unit: sorted({responsible.hsa_id for responsible in responsible_for_unit(registry, unit, day) if not responsible.absent}) for unit in units
+    }
+    everyone_reached = sorted({hsa_id for hsa_ids in reached.values() for hsa_id in hsa_ids})
+    preferences: dict[str, Recipient] = {}
+    if everyone_reached:
         rows = await conn.fetch(
             "SELECT coordinator_hsa_id, email, immediate, digest_time FROM coordinator_contact_preferences "
-            "WHERE coordinator_hsa_id = ANY($1::text[]) ORDER BY coordinator_hsa_id",
-            sorted(set(reached)),
+            "WHERE coordinator_hsa_id = ANY($1::text[])",
+            everyone_reached,
         )
-    else:
+        preferences = {row["coordinator_hsa_id"]: _recipient(row) for row in rows}
+    unknown = [unit for unit in units if not reached[unit]]
+    asked: dict[str, list[Recipient]] = {}
+    if unknown:
         rows = await conn.fetch(
-            "SELECT coordinator_hsa_id, email, immediate, digest_time FROM coordinator_contact_preferences "
-            "WHERE $1 = ANY(care_unit_hsa_ids) ORDER BY coordinator_hsa_id",
-            care_unit_hsa_id,
+            "SELECT u.care_unit_hsa_id, p.coordinator_hsa_id, p.email, p.immediate, p.digest_time "
+            "FROM unnest($1::text[]) AS u(care_unit_hsa_id) JOIN coordinator_contact_preferences p ON u.care_unit_hsa_id = ANY(p.care_unit_hsa_ids) "
+            "ORDER BY p.coordinator_hsa_id",
+            unknown,
         )
-    return [Recipient(row["coordinator_hsa_id"], row["email"], row["immediate"], row["digest_time"]) for row in rows]
+        for row in rows:
+            asked.setdefault(row["care_unit_hsa_id"], []).append(_recipient(row))
+    return {
+        unit: [preferences[hsa_id] for hsa_id in reached[unit] if hsa_id in preferences] if reached[unit] else asked.get(unit, []) for unit in units
+    }
+
+
+def _recipient(row: asyncpg.Record) -> Recipient:
+    return Recipient(row["coordinator_hsa_id"], row["email"], row["immediate"], row["digest_time"])
 
 
 async def save_preferences(conn: asyncpg.Connection, preferences: ContactPreferences) -> ContactPreferences:
@@ -179,7 +200,7 @@ async def record_deliveries(conn: asyncpg.Connection, transitions: Sequence[Aler
     # Most changes mail nobody (updates, withdrawals): only the units of those that do are asked for their recipients.
     mailed_units = sorted({transition.after.care_unit_hsa_id for transition in transitions if mail_mode(transition) is not None})
     day = now.astimezone(STOCKHOLM).date()
-    recipients = {unit: await recipients_for_unit(conn, unit, day) for unit in mailed_units}
+    recipients = await recipients_for_units(conn, mailed_units, day)
     active = [stored.subscription for stored in await subscriptions(conn, {transition.after.care_unit_hsa_id for transition in transitions})]
     plan = plan_deliveries(transitions, recipients, active, now, hours)
     immediate = [(uuid.uuid4(), item) for item in plan.mail_items if item.immediate]

@@ -11,12 +11,13 @@ import pytest
 from services.notifications import coordinator_store
 from services.notifications.app import MIGRATIONS
 from services.notifications.coordinators import Coordinator, StandIn
-from services.notifications.delivery_repository import ContactPreferences, recipients_for_unit, save_preferences
+from services.notifications.delivery_repository import ContactPreferences, recipients_for_unit, recipients_for_units, save_preferences
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 
 pytestmark = pytest.mark.integration
 
 UNIT = "SE2321000000-1001"
+OTHER_UNIT, UNKNOWN_UNIT, SILENT_UNIT = "SE2321000000-1002", "SE2321000000-1003", "SE2321000000-1004"
 ANNA, BEA, CECILIA = "SE2321000000-3001", "SE2321000000-3002", "SE2321000000-3003"
 
 
@@ -47,3 +48,19 @@ async def test_the_registry_decides_and_a_stand_in_is_mailed_while_the_coordinat
 async def test_a_unit_the_registry_does_not_know_reaches_those_who_asked_mail_for_it(conn: asyncpg.Connection) -> None:
     await prefer_mail(conn, CECILIA, (UNIT,))
     assert [r.coordinator_hsa_id for r in await recipients_for_unit(conn, UNIT, date(2026, 3, 5))] == [CECILIA]
+
+
+async def test_many_units_at_once_get_what_each_would_get_alone(conn: asyncpg.Connection) -> None:
+    away = StandIn.model_validate({"stand_in_hsa_id": BEA, "from": "2026-03-10", "to": "2026-03-20"})
+    await coordinator_store.save_coordinator(conn, Coordinator(hsa_id=ANNA, care_units=frozenset({UNIT}), stand_ins=(away,)), by="test")
+    await coordinator_store.save_coordinator(conn, Coordinator(hsa_id=BEA, care_units=frozenset({OTHER_UNIT})), by="test")
+    for hsa_id in (ANNA, BEA):
+        await prefer_mail(conn, hsa_id)
+    await prefer_mail(conn, CECILIA, (UNIT, UNKNOWN_UNIT))
+    units = [UNIT, OTHER_UNIT, UNKNOWN_UNIT, SILENT_UNIT]
+    for day in (date(2026, 3, 5), date(2026, 3, 15)):
+        together = await recipients_for_units(conn, units, day)
+        assert together == {unit: await recipients_for_unit(conn, unit, day) for unit in units}
+    assert [r.coordinator_hsa_id for r in together[UNIT]] == [BEA]
+    assert [r.coordinator_hsa_id for r in together[UNKNOWN_UNIT]] == [CECILIA]
+    assert together[SILENT_UNIT] == []
