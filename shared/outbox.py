@@ -285,19 +285,19 @@ class OutboxRelay:
         assert self._producer is not None
         async with self._pool.acquire() as conn, conn.transaction():
             # Per schema: the services may share one database, each with its own outbox.
-            locked = await conn.fetchval("SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay:' || current_schema()))")
-            if not locked:
-                return 0
             # A watermark lost in a crash only sends its rows again, which the consumers' inboxes absorb:
             # the round need not wait for its commit to reach the disk (docs/architecture.md §5).
-            await conn.execute("SET LOCAL synchronous_commit = off")
-            sent_through = await conn.fetchval("SELECT sent_through FROM outbox_relay FOR UPDATE")
-            # The horizon: while the writers' lock is ours, every id up to the highest is committed or gone.
-            await conn.execute(f"SELECT pg_advisory_lock({_WRITERS_LOCK})")
-            try:
-                horizon = await conn.fetchval("SELECT coalesce(max(id), 0) FROM outbox")
-            finally:
-                await conn.execute(f"SELECT pg_advisory_unlock({_WRITERS_LOCK})")
+            locked = await conn.fetchval(
+                "SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay:' || current_schema())) FROM set_config('synchronous_commit', 'off', true)"
+            )
+            if not locked:
+                return 0
+            # The horizon: read while the writers' lock is the relay's alone, so every id up to it is
+            # committed or gone (the function takes and gives back that lock; migration 005). Only the
+            # relay holding the lock above writes the watermark, so the row needs no lock of its own.
+            watermark = await conn.fetchrow("SELECT sent_through, outbox_horizon() AS horizon FROM outbox_relay")
+            sent_through, horizon = watermark["sent_through"], watermark["horizon"]
+            # A statement of its own: its snapshot is taken after the horizon was read.
             rows = await conn.fetch(
                 "SELECT id, topic, key, value, headers FROM outbox WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
                 sent_through,
