@@ -177,7 +177,8 @@ class Outbox:
             return
         # Held until this transaction ends: the relay reads its horizon only while no writer holds it
         # (docs/architecture.md §5), so these ids can never commit below a horizon it has passed.
-        await conn.execute(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK})")
+        # The relay's wake-up goes in the same round trip: PostgreSQL delivers it at the commit, or never.
+        await conn.execute(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK}), pg_notify('{OUTBOX_CHANNEL}', '')")
         # ON CONFLICT: a dead letter for the same source offset may be written again after a crash
         # between the database commit and the offset commit; the first one stands.
         # One statement for the whole batch; ordinality keeps the ids (the relay's order) in list order.
@@ -193,7 +194,6 @@ class Outbox:
             [record.value for record in self.records],
             [record.headers for record in self.records],
         )
-        await conn.execute(f"NOTIFY {OUTBOX_CHANNEL}")
 
 
 class OutboxRelay:

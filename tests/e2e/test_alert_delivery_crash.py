@@ -144,7 +144,9 @@ def test_a_notifications_service_killed_before_its_deliveries_went_out_sends_eac
     assert all(message["To"] == ADDRESS for message in mailbox.all())
     for message in mailbox.all():
         # The flags' evidence names a diagnosis (F32.1); the mails name none, nor anything shaped like a personnummer.
-        assert not PERSONNUMMER_SHAPE.search(text_of(message)) and not re.search(DIAGNOSIS_CODE, text_of(message))
+        # The Message-ID is a random delivery UUID, whose last group can by chance be twelve digits shaped like one.
+        text = text_of(message).replace(message["Message-ID"], "")
+        assert not PERSONNUMMER_SHAPE.search(text) and not re.search(DIAGNOSIS_CODE, text)
     assert sent_after_restart == {"EMAIL": unsent_at_kill["EMAIL"], "WEBHOOK": unsent_at_kill["WEBHOOK"]}
     assert backlog
 

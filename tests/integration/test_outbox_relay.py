@@ -156,3 +156,30 @@ async def test_many_keys_keep_their_order_per_partition_through_the_batched_send
         if number == 3:
             expected = [*expected, -1, 900]
         assert by_key[f"patient-{number}"] == expected
+
+
+async def test_a_committed_write_wakes_the_relay_at_once_and_a_rolled_back_one_sends_nothing(platform_pool, kafka_bootstrap, unique_name):
+    topic = f"{unique_name}.ticks"
+    await ensure_topics(kafka_bootstrap, [topic])
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
+    # A poll far longer than the test: only the commit's notification can wake the relay in time.
+    relay = OutboxRelay(platform_pool, lambda: start_producer(settings), ServiceMetrics("test"), idle_poll_seconds=600)
+
+    def outbox_of(sequence: int) -> Outbox:
+        outbox = Outbox(source="urn:test")
+        outbox.event(topic=topic, key="k", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
+        return outbox
+
+    async with relay_running(relay):
+        await asyncio.sleep(1.0)  # the relay has made its first round and waits
+        with contextlib.suppress(RuntimeError):
+            async with platform_pool.acquire() as conn, conn.transaction():
+                await outbox_of(1).write(conn)
+                raise RuntimeError("rolled back")
+        async with platform_pool.acquire() as conn, conn.transaction():
+            await outbox_of(2).write(conn)
+        await drained(platform_pool, within_seconds=5.0)
+        assert await platform_pool.fetchval("SELECT count(*) FROM outbox_pending") == 0
+
+    records = await read_topic(kafka_bootstrap, topic)
+    assert [record.json()["data"]["sequence"] for record in records] == [2]
