@@ -43,6 +43,9 @@ class CaseFacts(BaseModel):
     status: CaseStatus
     protected_identity: bool
     replaced_by_case_ids: tuple[str, ...] = ()
+    # Who signed the case's latest certificate: a doctor reads only the patients of whose cases they
+    # did (docs/http-api.md §2.1). None in facts kept before notifications stored it.
+    doctor_hsa_id: str | None = None
 
     def degree_on(self, day: date) -> int | None:
         """The current degree on `day` (docs/rules.md §2.5), None on a gap day or outside the case."""
@@ -76,6 +79,7 @@ def case_facts_of(event: SickLeaveCaseChanged) -> CaseFacts:
         status=event.status,
         protected_identity=event.protected_identity,
         replaced_by_case_ids=event.replaced_by_case_ids,
+        doctor_hsa_id=event.doctor_hsa_id,
     )
 
 

@@ -53,6 +53,15 @@ async def case_facts_of_patients(conn: asyncpg.Connection, patients: Collection[
     return found
 
 
+async def doctors_of_patient(conn: asyncpg.Connection, patient_pseudonym: str) -> set[str]:
+    """The doctors who signed the latest certificate of one of the patient's existing cases, at any unit."""
+    rows = await conn.fetch(
+        "SELECT DISTINCT body->>'doctor_hsa_id' AS doctor FROM case_facts WHERE patient_pseudonym = $1 AND status = 'ACTIVE'",
+        patient_pseudonym,
+    )
+    return {row["doctor"] for row in rows if row["doctor"] is not None}
+
+
 async def patients_with_ongoing_cases(conn: asyncpg.Connection, care_unit_hsa_ids: Collection[str], on: date) -> set[str]:
     rows = await conn.fetch(
         "SELECT DISTINCT patient_pseudonym FROM case_facts "

@@ -2,7 +2,7 @@
 rehabilitation plan and its next step (docs/casework.md).
 
 Every route names the care unit in its path; the user must act for it. The unit's coordinators
-(`REHABKOORDINATOR`) read and write, its doctors (`LAKARE`) read. Every answer that shows a record
+(`REHABKOORDINATOR`) read and write, its doctors (`LAKARE`) read their own patients'. Every answer that shows a record
 writes its access-log row first (docs/http-api.md §2.3). The changes themselves, with the events
 they publish on the casework topic (docs/casework.md §7), are services/notifications/casework_operations.py,
 which a page can call as well; a route here checks who asks, calls one, logs the access and answers.
@@ -336,8 +336,8 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
     ) -> RekoStatusAnswer:
         """The case's REKO status at the unit with every change (who, when), oldest first; "-" when none was set."""
         async with runtime.pool.acquire() as conn:
+            patient = await operations.readable_patient(conn, case_id, care_unit_hsa_id, user)
             history = await records.reko_status_history(conn, case_id, care_unit_hsa_id)
-            patient = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
             await log(conn, user, care_unit_hsa_id, AccessResource.REKO_STATUS, patient, request, AccessAction.READ)
         return reko_status_answer(case_id, care_unit_hsa_id, history)
 
@@ -369,7 +369,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
         """The patient's consent at the unit, scope by scope as it stands on `on` (default: today), and
         every decision recorded. 404 when reko does not know the case's patient at the unit."""
         async with runtime.pool.acquire() as conn:
-            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id)
+            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id, user)
             consents = await records.consent_records(conn, patient, care_unit_hsa_id)
             await log(conn, user, care_unit_hsa_id, AccessResource.CONSENT, patient, request, AccessAction.READ)
         return consent_answer(case_id, care_unit_hsa_id, consents, on or runtime.clock.today())
@@ -405,7 +405,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
     ) -> ContactLogAnswer:
         """The patient's contact log at the unit, notes included. 404 when reko does not know the case's patient at the unit."""
         async with runtime.pool.acquire() as conn:
-            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id)
+            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id, user)
             contacts = await records.contacts_of_patient(conn, patient, care_unit_hsa_id)
             await log(conn, user, care_unit_hsa_id, AccessResource.CONTACTS, patient, request, AccessAction.READ)
         return ContactLogAnswer(case_id=case_id, care_unit_hsa_id=care_unit_hsa_id, contacts=tuple(contact_answer(c) for c in contacts))
@@ -444,7 +444,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, next_steps:
         """The patient's rehabilitation plan at the unit: the current version and every version, oldest
         first. 404 when reko does not know the case's patient at the unit, or the patient has no plan there."""
         async with runtime.pool.acquire() as conn:
-            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id)
+            patient = await operations.known_patient(conn, case_id, care_unit_hsa_id, user)
             versions = await records.plan_versions(conn, patient, care_unit_hsa_id)
             if not versions:
                 raise HTTPException(status.HTTP_404_NOT_FOUND, NO_PLAN)

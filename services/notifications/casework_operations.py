@@ -17,6 +17,7 @@ from uuid import uuid4
 import asyncpg
 from fastapi import HTTPException, status
 
+from services.notifications import case_facts_store
 from services.notifications import casework_repository as records
 from services.notifications.casework_events import (
     EVENT_TYPES,
@@ -31,6 +32,7 @@ from services.notifications.contact_log import Contact, ContactKind, ContactPart
 from services.notifications.next_step_alerts import NextStepAlerts
 from services.notifications.rehabilitation_plan import NextStep, PlanVersion, open_next_step
 from services.notifications.reko_status import RekoStatus, RekoStatusChange, status_change
+from shared.auth import AuthenticatedUser, may_read_patient, sees_only_own_patients
 from shared.clock import Clock
 from shared.http_errors import problem_text
 from shared.outbox import Outbox
@@ -108,11 +110,23 @@ async def patient_named(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id
     return patient
 
 
-async def known_patient(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str) -> str:
-    """The case's patient for a read; 404 when reko does not know it at the unit."""
-    patient = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
+async def known_patient(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str, reader: AuthenticatedUser | None = None) -> str:
+    """The case's patient for a read; 404 when reko does not know it at the unit, or when the
+    reader is a doctor and the patient not theirs (docs/casework.md §4): the same answer, so nothing leaks."""
+    patient = await readable_patient(conn, case_id, care_unit_hsa_id, reader)
     if patient is None:
         raise CaseworkRefusal(status.HTTP_404_NOT_FOUND, UNKNOWN_PATIENT)
+    return patient
+
+
+async def readable_patient(conn: asyncpg.Connection, case_id: str, care_unit_hsa_id: str, reader: AuthenticatedUser | None) -> str | None:
+    """The case's patient as `known_patient` finds it, None when it is unknown at the unit; 404 when
+    the reader is a doctor who may not read the patient, an unknown patient included."""
+    patient = await records.patient_of_case(conn, case_id, care_unit_hsa_id)
+    if reader is not None and sees_only_own_patients(reader):
+        doctors = await case_facts_store.doctors_of_patient(conn, patient) if patient is not None else set()
+        if not may_read_patient(reader, doctors):
+            raise CaseworkRefusal(status.HTTP_404_NOT_FOUND, UNKNOWN_PATIENT)
     return patient
 
 

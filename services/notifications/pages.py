@@ -58,7 +58,7 @@ from services.notifications.worklist import (
     worklist_row,
 )
 from shared.access_log import AccessResource, record_access
-from shared.auth import AuthenticatedUser, Role
+from shared.auth import AuthenticatedUser, Role, may_read_patient, sees_only_own_patients
 from shared.pages import SESSION_COOKIE, PageRefused, PageSession, page_templates
 from shared.service import ServiceRuntime
 from shared.sickleave.diagnosis import diagnosis_group
@@ -341,7 +341,12 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings, session: Pa
 
     async def case_for(conn: asyncpg.Connection, user: AuthenticatedUser, case_id: str) -> CaseFacts:
         facts = (await case_facts_store.case_facts_by_id(conn, [case_id])).get(case_id)
-        if facts is None or not user.acts_for(facts.care_unit_hsa_id):
+        if (
+            facts is None
+            or not user.acts_for(facts.care_unit_hsa_id)
+            # A doctor's own patients only, as on the JSON API (docs/casework.md §4); the same answer as for no case.
+            or (sees_only_own_patients(user) and not may_read_patient(user, await case_facts_store.doctors_of_patient(conn, facts.patient_pseudonym)))
+        ):
             raise PageRefused(status.HTTP_404_NOT_FOUND, "Sjukfallet finns inte vid en vårdenhet du arbetar för.")
         return facts
 

@@ -126,6 +126,7 @@ async def test_every_change_of_status_is_kept_with_who_and_when_and_a_repeat_rec
     first = await put(service, reko_path(case_id), {"status": "Kontaktad", "patientPseudonym": patient})
     await put(service, reko_path(case_id), {"status": "Kontaktad"})
     await put(service, reko_path(case_id), {"status": "REKO_3"}, bearer([Role.REHABKOORDINATOR], [UNIT_A], sub=OTHER_COORDINATOR))
+    await case_signed_by(service, case_id, patient, DOCTOR)
     answer = (await service.http.get(reko_path(case_id), headers=DOCTOR_A)).json()
 
     assert first.status_code == 200, first.text
@@ -146,13 +147,44 @@ async def test_the_status_is_kept_per_unit(service):
 
 
 async def test_a_doctor_of_the_unit_reads_the_status_but_cannot_set_it(service):
-    case_id = new_case()
+    case_id, _ = await case_with_alert(service)
     await put(service, reko_path(case_id), {"status": "Avböjt"})
 
     refused = await put(service, reko_path(case_id), {"status": "Aktiv"}, DOCTOR_A)
 
     assert refused.status_code == 403
     assert (await service.http.get(reko_path(case_id), headers=DOCTOR_A)).json()["status"] == "Avböjt"
+
+
+async def test_a_doctor_reads_no_record_of_another_doctors_patient_and_gets_the_answer_of_an_unknown_case(service):
+    theirs, patient = await case_with_alert(service)
+    await case_signed_by(service, theirs, patient, "SE2321000000-4999")
+    await put(service, reko_path(theirs), {"status": "Aktiv"})
+    await post(service, consent_path(theirs), {"scopes": ["COORDINATION"], "decision": "GIVEN", "decidedOn": "2026-03-01"})
+    await put(service, plan_path(theirs), a_plan("2026-04-01"))
+    logged = len(await access_rows(service, theirs))
+    paths = [reko_path(theirs), consent_path(theirs), contacts_path(theirs), plan_path(theirs)]
+
+    answers = [await service.http.get(path, headers=DOCTOR_A) for path in paths]
+    unknown = [await service.http.get(path.replace(theirs, new_case()), headers=DOCTOR_A) for path in paths]
+    as_coordinator = [await service.http.get(path, headers=COORDINATOR_A) for path in paths]
+
+    assert [answer.status_code for answer in answers] == [404] * 4
+    assert [answer.json() for answer in answers] == [answer.json() for answer in unknown]
+    assert len(await access_rows(service, theirs)) == logged + 4
+    assert [answer.status_code for answer in as_coordinator] == [200] * 4
+
+
+async def test_a_doctor_reads_the_records_of_a_patient_one_of_whose_cases_they_signed_last(service):
+    case_id, patient = await case_with_alert(service)
+    await case_signed_by(service, case_id, patient, "SE2321000000-4999")
+    await case_signed_by(service, new_case(), patient, DOCTOR, unit=UNIT_B)
+    await put(service, reko_path(case_id), {"status": "Aktiv"})
+
+    answer = await service.http.get(reko_path(case_id), headers=DOCTOR_A)
+
+    assert answer.status_code == 200
+    assert answer.json()["status"] == "Aktiv"
 
 
 async def test_a_coordinator_of_another_unit_neither_reads_nor_sets_the_status_and_nothing_is_logged(service):
@@ -243,7 +275,35 @@ async def case_with_alert(service: Service, unit: str = UNIT_A) -> tuple[str, st
     )
     async with service.pool.acquire() as conn:
         await repository.save_alerts(conn, [alert], {alert.alert_id: patient})
+    await case_signed_by(service, case_id, patient, DOCTOR, unit)
     return case_id, patient
+
+
+async def case_signed_by(service: Service, case_id: str, patient: str, doctor: str, unit: str = UNIT_A) -> None:
+    """The case as its case events made it known: its latest certificate signed by `doctor`."""
+    from services.notifications.case_facts import CaseFacts
+    from services.notifications.case_facts_store import save_case_facts
+    from shared.contracts.cases import CaseStatus
+
+    facts = CaseFacts(
+        case_id=case_id,
+        patient_pseudonym=patient,
+        patient_revision=1,
+        care_unit_hsa_id=unit,
+        care_provider_hsa_id="SE2321000000-1000",
+        start=date(2026, 1, 28),
+        end=date(2026, 4, 30),
+        certified_days=93,
+        main_diagnosis_code="F43.2",
+        diagnosis_group="psychiatric",
+        degrees=(),
+        certificate_ids=(f"{case_id}-c1",),
+        status=CaseStatus.ACTIVE,
+        protected_identity=False,
+        doctor_hsa_id=doctor,
+    )
+    async with service.pool.acquire() as conn:
+        await save_case_facts(conn, [facts])
 
 
 def in_force(answer: dict[str, Any]) -> dict[str, bool]:

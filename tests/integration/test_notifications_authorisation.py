@@ -233,6 +233,8 @@ async def new_world(service: Service) -> World:
         certificate_ids=(f"{world.case_id}-c1",),
         status=CaseStatus.ACTIVE,
         protected_identity=False,
+        # The unit's doctor signed the latest certificate: the patient is theirs (http-api.md §2.1).
+        doctor_hsa_id=world.hsa_ids[DOCTOR],
     )
     alert = AlertChanged(
         alert_id=world.alert_id,

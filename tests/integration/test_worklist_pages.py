@@ -38,6 +38,7 @@ SECRET = "worklist-pages-test-secret-not-for-production-0123"
 UNIT_A = "SE2321000000-1001"
 UNIT_B = "SE2321000000-1002"
 COORDINATOR = "SE2321000000-3001"
+DOCTOR = "SE2321000000-4001"
 OTHER_COORDINATOR = "SE2321000000-3002"
 TODAY = date(2026, 3, 15)
 NOW = datetime.combine(TODAY, time(12), tzinfo=STOCKHOLM)
@@ -77,8 +78,11 @@ def new_patient() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex
 
 
-async def seed_patient(service: Service, *, person_id: str, unit: str, protected: bool = False, diagnosis: str = "F32.1") -> tuple[str, str]:
-    """A patient with an ongoing case at `unit`, a due day-90 checkpoint and a stored identity."""
+async def seed_patient(
+    service: Service, *, person_id: str, unit: str, protected: bool = False, diagnosis: str = "F32.1", doctor: str = DOCTOR
+) -> tuple[str, str]:
+    """A patient with an ongoing case at `unit` whose latest certificate `doctor` signed, a due
+    day-90 checkpoint and a stored identity."""
     patient, case_id = new_patient(), f"case-{uuid.uuid4().hex[:8]}"
     facts = CaseFacts(
         case_id=case_id,
@@ -95,6 +99,7 @@ async def seed_patient(service: Service, *, person_id: str, unit: str, protected
         certificate_ids=(f"{case_id}-c1",),
         status=CaseStatus.ACTIVE,
         protected_identity=protected,
+        doctor_hsa_id=doctor,
     )
     alert = AlertChanged(
         alert_id=f"{case_id}:CHAIN_DAY_90:2026-03-09",
@@ -235,11 +240,23 @@ async def test_roles_without_patient_level_access_get_no_worklist_or_patient_pag
 
 async def test_a_doctor_reads_the_patient_page_without_its_forms(service: Service) -> None:
     _, case_id = await seed_patient(service, person_id=WOMAN, unit=UNIT_A)
-    http = await signed_in(service, "SE2321000000-4001", [Role.LAKARE], [UNIT_A])
+    http = await signed_in(service, DOCTOR, [Role.LAKARE], [UNIT_A])
     page = await http.get(f"/patients/{case_id}")
     assert page.status_code == 200
     assert "Spara status" not in page.text
     assert (await http.get("/worklist")).status_code == 403
+
+
+async def test_a_doctor_gets_no_patient_page_of_another_doctors_patient_and_nothing_is_logged(service: Service) -> None:
+    patient, case_id = await seed_patient(service, person_id=WOMAN, unit=UNIT_A, doctor="SE2321000000-4999")
+    http = await signed_in(service, DOCTOR, [Role.LAKARE], [UNIT_A])
+    page = await http.get(f"/patients/{case_id}")
+    unknown = await http.get("/patients/case-unknown")
+    assert page.status_code == 404
+    assert "19800124-9286" not in page.text
+    assert page.text.replace(case_id, "case-unknown") == unknown.text
+    async with service.pool.acquire() as conn:
+        assert await conn.fetchval("SELECT count(*) FROM access_log WHERE $1 = ANY(patient_pseudonyms)", patient) == 0
 
 
 async def test_the_team_meeting_list_and_its_print_are_access_logged(service: Service) -> None:
