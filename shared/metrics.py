@@ -36,4 +36,5 @@ class ServiceMetrics:
             buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             **labels,
         )
+        self.pruned = Counter("reko_outbox_pruned_total", "Published outbox rows deleted after the retention.", **labels)
         self.outbox_backlog = Gauge("reko_outbox_backlog", "Outbox rows not yet published.", **labels)

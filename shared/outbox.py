@@ -5,9 +5,10 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -212,6 +213,9 @@ class OutboxRelay:
         *,
         batch_size: int = 500,
         idle_poll_seconds: float = 1.0,
+        retention: timedelta | None = None,
+        prune_every_seconds: float = 60.0,
+        prune_batch_size: int = 5000,
     ) -> None:
         self._pool = pool
         self._producer_factory = producer_factory
@@ -225,6 +229,11 @@ class OutboxRelay:
         self._partitions: dict[str, list[int]] = {}
         # Rows up to this id go one by one: the broker refused a batch holding them (see `_send`).
         self._alone_through = 0
+        # Published rows older than this are deleted between rounds (None: kept for good).
+        self._retention = retention
+        self._prune_every_seconds = prune_every_seconds
+        self._prune_batch_size = prune_batch_size
+        self._next_prune = 0.0
 
     def _on_notify(self, *_: Any) -> None:
         self._wake.set()
@@ -244,6 +253,7 @@ class OutboxRelay:
                     sent = await self.publish_pending()
                     backoff.reset()
                     if sent < self._batch_size:
+                        await self._prune_when_due()
                         self._wake.clear()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
@@ -265,6 +275,38 @@ class OutboxRelay:
             if listener is not None:
                 await self._release(listener)
             await self._drop_producer()
+
+    async def _prune_when_due(self) -> None:
+        # Only when caught up, and one bounded batch at a time: a round of publishing never waits
+        # behind more than one delete.
+        if self._retention is None or time.monotonic() < self._next_prune:
+            return
+        pruned = await self.prune()
+        if pruned:
+            log.info("outbox rows pruned", rows=pruned)
+        if pruned < self._prune_batch_size:
+            self._next_prune = time.monotonic() + self._prune_every_seconds
+
+    async def prune(self) -> int:
+        """Delete one batch of rows published longer ago than the retention; how many went.
+
+        Kept: every row at or above the watermark (still to be sent, or the highest id, which
+        `outbox_horizon()` reads), and every row the broker refused, which waits for an operator
+        (docs/architecture.md §5).
+        """
+        if self._retention is None:
+            return 0
+        async with self._pool.acquire() as conn:
+            status = await conn.execute(
+                "DELETE FROM outbox WHERE id IN ("
+                "SELECT id FROM outbox WHERE id < (SELECT sent_through FROM outbox_relay) "
+                "AND refused_at IS NULL AND created_at < now() - $1::interval ORDER BY id LIMIT $2)",
+                self._retention,
+                self._prune_batch_size,
+            )
+        pruned = int(status.split()[-1])
+        self._metrics.pruned.inc(pruned)
+        return pruned
 
     async def _release(self, listener: asyncpg.Connection) -> None:
         # The connection may already be gone; either step may then raise.

@@ -13,6 +13,7 @@ import logging
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Coroutine, Sequence
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 from typing import Any, Generic, TypeVar
 
@@ -248,7 +249,13 @@ class ServiceRuntime:
         self._pool = await self._connect_database()
         applied = await migrate(self._pool, self.schema, PLATFORM_MIGRATIONS, self._migrations)
         log.info("service starting", migrations_applied=applied, clock=self.settings.clock)
-        self.relay = OutboxRelay(self._pool, lambda: start_producer(self.settings), self.metrics)
+        retention = self.settings.outbox_retention_hours
+        self.relay = OutboxRelay(
+            self._pool,
+            lambda: start_producer(self.settings),
+            self.metrics,
+            retention=timedelta(hours=retention) if retention > 0 else None,
+        )
         self._tasks.append(asyncio.create_task(self.relay.run(), name="outbox-relay"))
         self._tasks.append(asyncio.create_task(self._start_broker(), name="broker-start"))
         for task in self._background:

@@ -69,6 +69,9 @@ class ServiceSettings(BaseSettings):
     max_record_bytes: int = Field(default=1_048_576, ge=1024)
     # After a batch failed outside the per-record isolation, wait this long before fetching it again.
     consumer_failure_pause_seconds: float = Field(default=1.0, ge=0)
+    # Published outbox rows are kept this long for an operator to look back on, then deleted; 0 keeps
+    # them for good. Rows still to send and rows the broker refused are never deleted (docs/architecture.md §5).
+    outbox_retention_hours: float = Field(default=168, ge=0)
     clock: str = "system"
     http_host: str = "127.0.0.1"
     http_port: int = 8000

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
@@ -183,3 +183,52 @@ async def test_a_committed_write_wakes_the_relay_at_once_and_a_rolled_back_one_s
 
     records = await read_topic(kafka_bootstrap, topic)
     assert [record.json()["data"]["sequence"] for record in records] == [2]
+
+
+async def test_published_rows_past_the_retention_are_pruned_and_refused_unsent_and_recent_ones_stay(platform_pool, kafka_bootstrap, unique_name):
+    topic = f"{unique_name}.ticks"
+    await ensure_topics(kafka_bootstrap, [topic])
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
+
+    async def write(*sequences: int) -> None:
+        outbox = Outbox(source="urn:test")
+        for sequence in sequences:
+            outbox.event(topic=topic, key="k", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
+        async with platform_pool.acquire() as conn, conn.transaction():
+            await outbox.write(conn)
+
+    sequence_of_row = "(convert_from(value, 'UTF8')::jsonb #>> '{data,sequence}')::int"
+
+    async def aged(*sequences: int) -> None:
+        await platform_pool.execute(
+            f"UPDATE outbox SET created_at = now() - interval '2 days' WHERE topic = $1 AND {sequence_of_row} = ANY($2)", topic, list(sequences)
+        )
+
+    # Sent: 0–3 (old), 4 (old, then refused by the broker), 5 and 6 (recent); 7 is written old and sent last.
+    await write(0, 1, 2, 3, 4, 5, 6)
+    plain = OutboxRelay(platform_pool, lambda: start_producer(settings), ServiceMetrics("test"), idle_poll_seconds=0.05)
+    async with relay_running(plain):
+        await drained(platform_pool)
+    await aged(0, 1, 2, 3, 4)
+    await platform_pool.execute(
+        "UPDATE outbox SET refused_at = now(), refusal = 'test' WHERE topic = $1 AND convert_from(value, 'UTF8')::jsonb #>> '{data,sequence}' = '4'",
+        topic,
+    )
+    await write(7)
+    await aged(7)
+
+    metrics = ServiceMetrics("test")
+    pruning = OutboxRelay(platform_pool, lambda: start_producer(settings), metrics, idle_poll_seconds=0.05, retention=timedelta(hours=1))
+    async with relay_running(pruning):
+        await drained(platform_pool)
+        for _ in range(100):
+            if (metrics.registry.get_sample_value("reko_outbox_pruned_total") or 0) >= 4:
+                break
+            await asyncio.sleep(0.05)
+
+    remaining = await platform_pool.fetch(f"SELECT {sequence_of_row} AS sequence FROM outbox WHERE topic = $1 ORDER BY id", topic)
+    # 7 is the highest id sent, the relay's watermark: the horizon is read from the rows still there.
+    assert [row["sequence"] for row in remaining] == [4, 5, 6, 7]
+    assert await platform_pool.fetchval("SELECT count(*) FROM outbox_pending") == 0
+    records = await read_topic(kafka_bootstrap, topic)
+    assert sorted(record.json()["data"]["sequence"] for record in records) == [0, 1, 2, 3, 4, 5, 6, 7]
