@@ -99,6 +99,20 @@ class ApplyContext:
 Apply = Callable[[ApplyContext, list[Incoming[EventT]]], Awaitable[None]]
 
 
+@dataclass(frozen=True)
+class TopicRoute(Generic[EventT]):
+    """How a consumer handles the records of one topic: its inbox name, decoder, apply step and dead letters.
+
+    A consumer of several topics applies each batch's records topic by topic, in the order of its
+    routes, in one transaction (docs/architecture.md §4).
+    """
+
+    inbox_name: str
+    decode: Decode[EventT]
+    apply: Apply[EventT]
+    dead_letter_topic: str
+
+
 def _dead_letter(
     outbox: Outbox, topic: str, record: ConsumerRecord[Any, Any], error_class: str, reason: str, now: datetime, *, with_headers: bool = True
 ) -> None:
@@ -132,35 +146,46 @@ class BatchConsumer(Generic[EventT]):
         metrics: ServiceMetrics,
         max_backoff_seconds: float = 10.0,
         max_record_bytes: int = 1_048_576,
+        routes: dict[str, TopicRoute[Any]] | None = None,
     ) -> None:
         self.name = name
         self._pool = pool
-        self._decode = decode
-        self._apply = apply
-        self._dead_letter_topic = dead_letter_topic
+        # Without routes, every record goes the one way given; with them, by the topic it came from.
+        self._default_route: TopicRoute[Any] = TopicRoute(name, decode, apply, dead_letter_topic)
+        self._routes = routes or {}
         self._outbox_source = outbox_source
         self._clock = clock
         self._metrics = metrics
         self._max_backoff_seconds = max_backoff_seconds
         self._max_record_bytes = max_record_bytes
 
+    def _route(self, record: ConsumerRecord[Any, Any]) -> TopicRoute[Any]:
+        return self._routes.get(record.topic, self._default_route)
+
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply a batch; returns only when its effects are committed (retrying transient faults)."""
         if not records:
             return
         started = time.perf_counter()
-        topic = records[0].topic
-        self._metrics.consumed.labels(topic=topic).inc(len(records))
+        per_topic: dict[str, int] = {}
+        for record in records:
+            per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
+        for topic, count in per_topic.items():
+            self._metrics.consumed.labels(topic=topic).inc(count)
+        topics = list(per_topic)
         partitions = sorted({record.partition for record in records})
         with structlog.contextvars.bound_contextvars(
-            topic=topic,
+            topic=topics[0] if len(topics) == 1 else topics,
             partition=partitions[0] if len(partitions) == 1 else partitions,
             offset=f"{min(r.offset for r in records)}-{max(r.offset for r in records)}",
             batch_size=len(records),
         ):
             decoded: list[Incoming[EventT] | _Rejected] = [self._decode_one(record) for record in records]
             await self._with_retries(decoded)
-        self._metrics.handler_seconds.labels(topic=topic).observe(time.perf_counter() - started)
+        # A batch of several topics counts for each of them.
+        elapsed = time.perf_counter() - started
+        for topic in topics:
+            self._metrics.handler_seconds.labels(topic=topic).observe(elapsed)
 
     def _decode_one(self, record: ConsumerRecord[Any, Any]) -> Incoming[EventT] | _Rejected:
         # Undecodable records have no trustworthy id; their position identifies them.
@@ -169,7 +194,7 @@ class BatchConsumer(Generic[EventT]):
         if size > self._max_record_bytes:
             return _Rejected(position, record, "RecordTooLarge", f"the record is {size} bytes; at most {self._max_record_bytes} are processed")
         try:
-            event_id, event = self._decode(record)
+            event_id, event = self._route(record).decode(record)
         except BadInput as bad:
             return _Rejected(position, record, bad.error_class, bad.reason)
         except Exception as problem:  # noqa: BLE001 - whatever a record does to the decoder, it alone is rejected
@@ -240,48 +265,56 @@ class BatchConsumer(Generic[EventT]):
 
     async def _transaction(self, items: list[Incoming[EventT] | _Rejected]) -> None:
         outbox = Outbox(source=self._outbox_source)
+        routes = [self._route(item.record) for item in items]
         async with self._connections().acquire() as conn, conn.transaction():
             fresh_ids = set(
                 await conn.fetchval(
                     """
                     WITH candidate AS (
-                        SELECT * FROM unnest($2::text[], $3::text[], $4::int[], $5::bigint[])
-                            AS c(event_id, topic, partition, "offset")
+                        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
+                            AS c(consumer, event_id, topic, partition, "offset")
                     ), inserted AS (
                         INSERT INTO inbox (consumer, event_id, topic, partition, "offset")
-                        SELECT $1, event_id, topic, partition, "offset" FROM candidate
+                        SELECT consumer, event_id, topic, partition, "offset" FROM candidate
                         ON CONFLICT DO NOTHING
-                        RETURNING event_id
+                        RETURNING consumer || ' ' || event_id AS inbox_key
                     )
-                    SELECT coalesce(array_agg(event_id), '{}') FROM inserted
+                    SELECT coalesce(array_agg(inbox_key), '{}') FROM inserted
                     """,
-                    self.name,
+                    [route.inbox_name for route in routes],
                     [item.event_id for item in items],
                     [item.record.topic for item in items],
                     [item.record.partition for item in items],
                     [item.record.offset for item in items],
                 )
             )
-            context = ApplyContext(conn, outbox, self._clock, self._dead_letter_topic)
-            fresh: list[Incoming[EventT]] = []
-            duplicates = 0
-            for item in items:
+            # One context per route: the same transaction and outbox, each with its topic's dead letters.
+            contexts: dict[str, ApplyContext] = {}
+            fresh: dict[str, list[Incoming[EventT]]] = {}
+            duplicates: dict[str, int] = {}
+            for item, route in zip(items, routes, strict=True):
                 # The same id twice in one batch: the first occurrence is the one applied.
-                if item.event_id not in fresh_ids:
-                    duplicates += 1
+                inbox_key = f"{route.inbox_name} {item.event_id}"
+                if inbox_key not in fresh_ids:
+                    duplicates[item.record.topic] = duplicates.get(item.record.topic, 0) + 1
                     continue
-                fresh_ids.discard(item.event_id)
+                fresh_ids.discard(inbox_key)
+                if route.inbox_name not in contexts:
+                    contexts[route.inbox_name] = ApplyContext(conn, outbox, self._clock, route.dead_letter_topic)
                 if isinstance(item, _Rejected):
-                    context.reject(item)
+                    contexts[route.inbox_name].reject(item)
                 else:
-                    fresh.append(item)
-            if fresh:
-                await self._apply(context, fresh)
+                    fresh.setdefault(route.inbox_name, []).append(item)
+            for route in [*self._routes.values(), self._default_route]:
+                # Popped: a route may also be the default one.
+                of_route = fresh.pop(route.inbox_name, None)
+                if of_route:
+                    await route.apply(contexts[route.inbox_name], of_route)
             await outbox.write(conn)
         # Counted once the transaction committed, so a retried batch is not counted twice.
-        if duplicates:
-            self._metrics.deduplicated.labels(topic=items[0].record.topic).inc(duplicates)
-        for rejected in context.rejected:
+        for topic, count in duplicates.items():
+            self._metrics.deduplicated.labels(topic=topic).inc(count)
+        for rejected in (rejected for context in contexts.values() for rejected in context.rejected):
             self._metrics.dead_lettered.labels(topic=rejected.record.topic, error_class=rejected.error_class.split(":")[0]).inc()
             log.warning(
                 "record dead-lettered",

@@ -29,7 +29,7 @@ from faststream.kafka.message import KafkaMessage
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
-from shared.consumer import Apply, BatchConsumer, Decode, EventT, commit_offsets, observe_lag
+from shared.consumer import Apply, BatchConsumer, Decode, EventT, TopicRoute, commit_offsets, observe_lag
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from shared.http_errors import install_error_answers
 from shared.kafka import ensure_topics, start_producer
@@ -154,8 +154,8 @@ class ServiceRuntime:
         self.routers: list[APIRouter] = []
         self.consumed_topics: list[str] = []
         self.published_topics: list[str] = []
-        # Consumer group -> the topic it consumes, for status and lag.
-        self.consumer_groups: dict[str, str] = {}
+        # Consumer group -> the topics it consumes, for status and lag.
+        self.consumer_groups: dict[str, list[str]] = {}
 
     @property
     def pool(self) -> asyncpg.Pool:
@@ -166,54 +166,70 @@ class ServiceRuntime:
     def topic(self, name: str) -> str:
         return self.settings.topics.name(name)
 
-    def consume(self, subscription: Subscription[EventT]) -> None:
-        """Register what `subscription` declares: the FastStream subscriber, the dead-letter publisher
-        of its topic, its output topics, and their AsyncAPI entries."""
-        topic = subscription.topic
-        self.consumed_topics.append(self.topic(topic))
-        for publication in subscription.publishes:
-            self.publishes(publication.topic, title=publication.title, description=publication.description, schema=publication.schema)
-        dead_letter_topic = self.settings.topics.dead_letter(topic)
-        if dead_letter_topic not in self.published_topics:
-            self.published_topics.append(dead_letter_topic)
-            self.broker.publisher(
-                dead_letter_topic,
-                title=f"DeadLetters:{topic}",
-                description=(
-                    f"Records of `{topic}` that cannot be processed: the original key and headers, the value (cut past "
-                    "256 KiB, with its size and SHA-256), plus x-original-topic/-partition/-offset, x-error-class, "
-                    "x-error-reason and x-failed-at headers (docs/dead-letters.md)."
-                ),
-                schema=bytes,
-            )
-        consumer: SubscribedBatchConsumer[EventT] = SubscribedBatchConsumer(
+    def consume(self, first: Subscription[Any], *together: Subscription[Any]) -> None:
+        """Register what the subscriptions declare: the FastStream subscriber, the dead-letter publisher
+        of each topic, their output topics, and their AsyncAPI entries.
+
+        Subscriptions given together are one consumer: one group (the first one's), one transaction
+        per batch, each topic's records applied in the order the subscriptions are given (docs/architecture.md §4).
+        """
+        subscriptions = (first, *together)
+        routes: dict[str, TopicRoute[Any]] = {}
+        for subscription in subscriptions:
+            topic = subscription.topic
+            self.consumed_topics.append(self.topic(topic))
+            for publication in subscription.publishes:
+                self.publishes(publication.topic, title=publication.title, description=publication.description, schema=publication.schema)
+            dead_letter_topic = self.settings.topics.dead_letter(topic)
+            if dead_letter_topic not in self.published_topics:
+                self.published_topics.append(dead_letter_topic)
+                self.broker.publisher(
+                    dead_letter_topic,
+                    title=f"DeadLetters:{topic}",
+                    description=(
+                        f"Records of `{topic}` that cannot be processed: the original key and headers, the value (cut past "
+                        "256 KiB, with its size and SHA-256), plus x-original-topic/-partition/-offset, x-error-class, "
+                        "x-error-reason and x-failed-at headers (docs/dead-letters.md)."
+                    ),
+                    schema=bytes,
+                )
+            # The inbox name stays per topic, so consuming topics together deduplicates against what was consumed apart.
+            routes[self.topic(topic)] = TopicRoute(f"{self.name}:{topic}", subscription.decode, subscription.apply, dead_letter_topic)
+        first_route = routes[self.topic(first.topic)]
+        consumer: SubscribedBatchConsumer[Any] = SubscribedBatchConsumer(
             self,
-            name=f"{self.name}:{topic}",
-            decode=subscription.decode,
-            apply=subscription.apply,
-            dead_letter_topic=dead_letter_topic,
+            name="+".join(route.inbox_name for route in routes.values()),
+            decode=first_route.decode,
+            apply=first_route.apply,
+            dead_letter_topic=first_route.dead_letter_topic,
             outbox_source=f"urn:reko:{self.name}",
             clock=self.clock,
             metrics=self.metrics,
             max_record_bytes=self.settings.max_record_bytes,
+            routes=routes,
         )
+        description = " ".join(subscription.description for subscription in subscriptions)
+        if together:
+            description = f"One consumer, one transaction per batch, for {len(subscriptions)} topics. {description}"
 
         async def handler(body: Any, message: KafkaMessageParameter) -> None:
             await consumer.handle(message)
 
-        handler.__name__ = handler.__qualname__ = f"on_{subscription.title}"
-        handler.__doc__ = subscription.description
-        options = self.subscription(topic, title=subscription.title, group=subscription.group)
-        self.broker.subscriber(self.topic(topic), description=subscription.description, **options)(handler)
+        title = "And".join(subscription.title for subscription in subscriptions)
+        handler.__name__ = handler.__qualname__ = f"on_{title}"
+        handler.__doc__ = description
+        topics = [subscription.topic for subscription in subscriptions]
+        options = self.subscription(topics, title=title, group=first.group)
+        self.broker.subscriber(*(self.topic(topic) for topic in topics), description=description, **options)(handler)
 
-    def subscription(self, topic: str, *, title: str, group: str | None = None) -> dict[str, Any]:
+    def subscription(self, topics: str | Sequence[str], *, title: str, group: str | None = None) -> dict[str, Any]:
         """Subscriber options: own consumer group, batches, manual commits after the transaction.
 
         A service's first subscription uses the group named after the service; a further one names
         its own `group`, so each consumer owns the partitions of its topic alone.
         """
         group_id = f"{self.settings.consumer_group_prefix}{self.name}" + (f".{group}" if group else "")
-        self.consumer_groups[group_id] = self.topic(topic)
+        self.consumer_groups[group_id] = [self.topic(topic) for topic in ([topics] if isinstance(topics, str) else topics)]
         return {
             "group_id": group_id,
             "batch": True,

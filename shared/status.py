@@ -160,7 +160,7 @@ async def broker_status(
 
 def consumer_groups(runtime: ServiceRuntime) -> dict[str, list[str]]:
     """The groups the service's subscriptions consume with, each with its topic (prefixed, as the broker knows it)."""
-    return {group: [topic] for group, topic in runtime.consumer_groups.items()}
+    return {group: list(topics) for group, topics in runtime.consumer_groups.items()}
 
 
 async def service_status(runtime: ServiceRuntime) -> ServiceStatus:

@@ -148,9 +148,9 @@ SUBSCRIPTIONS = (
     ("intake", "certificates", None),
     ("milestones", "cases", None),
     ("stats", "cases", None),
+    ("notifications", "cases", None),
     ("notifications", "milestones", None),
-    ("notifications", "risk_flags", "risk-flags"),
-    ("notifications", "cases", "cases"),
+    ("notifications", "risk_flags", None),
     ("notifications", "identities", "identities"),
 )
 

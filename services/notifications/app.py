@@ -30,9 +30,11 @@ def create_app(settings: NotificationsSettings | None = None) -> FastAPI:
     runtime = ServiceRuntime(
         "notifications", settings, MIGRATIONS, description="Turns milestone states into alerts for the rehabkoordinatorer of a care unit."
     )
-    handlers.register(runtime, settings)
+    # One consumer for the three topics that change a case's alerts: they lock the same cases, and apart
+    # they waited on each other's locks and paid a transaction each (docs/architecture.md §4). Case
+    # facts first, so the alerts of the batch's milestones and flags go to the unit the case is at.
+    runtime.consume(case_consumer.case_subscription(runtime, settings), *handlers.alert_subscriptions(runtime, settings))
     identity_consumer.register_identities(runtime, settings)
-    case_consumer.register_cases(runtime, settings)
     register_coordinators_file(runtime, settings)
     delivery_worker.register(runtime, settings)
     app = runtime.http_app(

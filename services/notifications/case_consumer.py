@@ -57,29 +57,27 @@ class CaseFactKeeper:
         await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
 
 
-def register_cases(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+def case_subscription(runtime: ServiceRuntime, settings: NotificationsSettings) -> Subscription[SickLeaveCaseChanged]:
+    """The case events, consumed together with the milestones and flags (`services/notifications/app.py`)."""
     topics = settings.topics
     keeper = CaseFactKeeper(runtime.topic(topics.alerts), SendingHours(settings.mail.working_morning, settings.mail.quiet_from))
-    runtime.consume(
-        Subscription(
-            topic=topics.cases,
-            title="OnCases",
-            group="cases",
-            description=(
-                "Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`. Keeps the facts of each case the coordinators' "
-                "worklist shows; withdraws the open alerts of a case that no longer exists (revoked, merged, split) and moves "
-                "those of a case whose responsible unit changed to the new unit's coordinators, emitting `AlertChanged` on "
-                "`rehab.alerts.v1` (through the outbox). Acknowledges manually, after the transaction committed."
+    return Subscription(
+        topic=topics.cases,
+        title="OnCases",
+        description=(
+            "Consumes `SickLeaveCaseChanged` from `sickleave.cases.v1`. Keeps the facts of each case the coordinators' "
+            "worklist shows; withdraws the open alerts of a case that no longer exists (revoked, merged, split) and moves "
+            "those of a case whose responsible unit changed to the new unit's coordinators, emitting `AlertChanged` on "
+            "`rehab.alerts.v1` (through the outbox). Acknowledges manually, after the transaction committed."
+        ),
+        decode=decode_case_record,
+        apply=keeper.apply,
+        publishes=(
+            Publication(
+                topics.alerts,
+                title="AlertChanged",
+                description="Alerts to the rehabkoordinatorer of a care unit: opened (`announce: true`, once per alert), updated, withdrawn.",
+                schema=AlertChanged,
             ),
-            decode=decode_case_record,
-            apply=keeper.apply,
-            publishes=(
-                Publication(
-                    topics.alerts,
-                    title="AlertChanged",
-                    description="Alerts to the rehabkoordinatorer of a care unit: opened (`announce: true`, once per alert), updated, withdrawn.",
-                    schema=AlertChanged,
-                ),
-            ),
-        )
+        ),
     )

@@ -97,7 +97,10 @@ def publish_alert(context: ApplyContext, topic: str, alert: AlertChanged) -> Non
     )
 
 
-def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
+def alert_subscriptions(
+    runtime: ServiceRuntime, settings: NotificationsSettings
+) -> tuple[Subscription[MilestoneChanged], Subscription[RiskFlagChanged]]:
+    """The milestone and risk-flag events, consumed together with the case events (`services/notifications/app.py`)."""
     topics = settings.topics
     alerter = Alerter(runtime.topic(topics.alerts), SendingHours(settings.mail.working_morning, settings.mail.quiet_from))
     alerts = Publication(
@@ -106,33 +109,29 @@ def register(runtime: ServiceRuntime, settings: NotificationsSettings) -> None:
         description="Alerts to the rehabkoordinatorer of a care unit: opened (`announce: true`, once per alert), updated, withdrawn.",
         schema=AlertChanged,
     )
-    runtime.consume(
-        Subscription(
-            topic=topics.milestones,
-            title="OnMilestones",
-            description=(
-                "Consumes `MilestoneChanged` from `rehab.milestones.v1`. Opens, updates or withdraws one alert per "
-                "(case, kind, due date) for the coordinators of the case's care unit, and emits `AlertChanged` on "
-                "`rehab.alerts.v1` (through the outbox), with `announce: true` once per alert, when it is new; a "
-                "milestone `update` never announces. Acknowledges manually, after the transaction committed."
-            ),
-            decode=decode_milestone_record,
-            apply=alerter.apply_milestones,
-            publishes=(alerts,),
-        )
+    milestones = Subscription(
+        topic=topics.milestones,
+        title="OnMilestones",
+        description=(
+            "Consumes `MilestoneChanged` from `rehab.milestones.v1`. Opens, updates or withdraws one alert per "
+            "(case, kind, due date) for the coordinators of the case's care unit, and emits `AlertChanged` on "
+            "`rehab.alerts.v1` (through the outbox), with `announce: true` once per alert, when it is new; a "
+            "milestone `update` never announces. Acknowledges manually, after the transaction committed."
+        ),
+        decode=decode_milestone_record,
+        apply=alerter.apply_milestones,
+        publishes=(alerts,),
     )
-    runtime.consume(
-        Subscription(
-            topic=topics.risk_flags,
-            title="OnRiskFlags",
-            group="risk-flags",
-            description=(
-                "Consumes `RiskFlagChanged` from `sickleave.riskflags.v1`. Opens or updates one `RISK_FLAG` alert per "
-                "flagged case for the coordinators of its care unit, withdraws it when the flag is withdrawn, and emits "
-                "`AlertChanged` on `rehab.alerts.v1` (through the outbox). Acknowledges manually, after the transaction committed."
-            ),
-            decode=decode_risk_flag_record,
-            apply=alerter.apply_risk_flags,
-            publishes=(alerts,),
-        )
+    risk_flags = Subscription(
+        topic=topics.risk_flags,
+        title="OnRiskFlags",
+        description=(
+            "Consumes `RiskFlagChanged` from `sickleave.riskflags.v1`. Opens or updates one `RISK_FLAG` alert per "
+            "flagged case for the coordinators of its care unit, withdraws it when the flag is withdrawn, and emits "
+            "`AlertChanged` on `rehab.alerts.v1` (through the outbox). Acknowledges manually, after the transaction committed."
+        ),
+        decode=decode_risk_flag_record,
+        apply=alerter.apply_risk_flags,
+        publishes=(alerts,),
     )
+    return milestones, risk_flags

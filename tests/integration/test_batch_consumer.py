@@ -12,7 +12,7 @@ from aiokafka import ConsumerRecord
 
 from reko.embedded import EmbeddedPostgres
 from shared.clock import FixedClock
-from shared.consumer import ApplyContext, BadEvent, BatchConsumer, Incoming
+from shared.consumer import ApplyContext, BadEvent, BatchConsumer, Incoming, TopicRoute
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from shared.metrics import ServiceMetrics
 from shared.outbox import OutgoingRecord
@@ -22,9 +22,9 @@ pytestmark = pytest.mark.integration
 CLOCK = FixedClock(datetime(2026, 5, 1, 12, tzinfo=UTC))
 
 
-def record(offset: int, value: bytes, *, partition: int = 0) -> ConsumerRecord:
+def record(offset: int, value: bytes, *, partition: int = 0, topic: str = "in") -> ConsumerRecord:
     return ConsumerRecord(
-        topic="in",
+        topic=topic,
         partition=partition,
         offset=offset,
         timestamp=0,
@@ -239,3 +239,74 @@ async def test_headers_postgresql_cannot_store_still_give_a_dead_letter_and_the_
     headers = await platform_pool.fetchval("SELECT headers FROM outbox WHERE topic = 'in.dlq'")
     assert headers["x-error-class"] == "NotJson"
     assert "\x00" not in headers["x-original-header-bin"]
+
+
+class Journal:
+    """Two tiny services in one: notes which route applied which events, in the order applied."""
+
+    def __init__(self) -> None:
+        self.applied: list[tuple[str, list[str]]] = []
+
+    def apply_as(self, route: str):
+        async def apply(context: ApplyContext, incoming: list[Incoming[dict]]) -> None:
+            self.applied.append((route, [item.event_id for item in incoming]))
+            context.outbox.records.append(OutgoingRecord("out", b"k", b"{}", {}, f"{route}-{len(self.applied)}"))
+
+        return apply
+
+
+def consumer_of_two_topics(pool, journal: Journal, metrics: ServiceMetrics) -> BatchConsumer:
+    routes = {
+        "first": TopicRoute("svc:first", decode, journal.apply_as("first"), "first.dlq"),
+        "second": TopicRoute("svc:second", decode, journal.apply_as("second"), "second.dlq"),
+    }
+    return BatchConsumer(
+        name="svc:first+svc:second",
+        pool=pool,
+        decode=decode,
+        apply=journal.apply_as("first"),
+        dead_letter_topic="first.dlq",
+        outbox_source="urn:test",
+        clock=CLOCK,
+        metrics=metrics,
+        max_backoff_seconds=0.2,
+        routes=routes,
+    )
+
+
+async def test_a_batch_of_two_topics_is_applied_topic_by_topic_in_the_routes_order_in_one_transaction(platform_pool):
+    journal = Journal()
+    metrics = ServiceMetrics("test")
+    consumer = consumer_of_two_topics(platform_pool, journal, metrics)
+    batch = [
+        record(0, b'{"id": "s1"}', topic="second"),
+        record(0, b'{"id": "f1"}', topic="first"),
+        record(1, b'{"id": "s2"}', topic="second"),
+        record(1, b'{"id": "f2"}', topic="first"),
+    ]
+
+    await consumer.process(batch)
+
+    assert journal.applied == [("first", ["f1", "f2"]), ("second", ["s1", "s2"])]
+    assert await platform_pool.fetchval("SELECT count(*) FROM outbox WHERE topic = 'out'") == 2
+    inbox = await platform_pool.fetch("SELECT consumer, event_id FROM inbox ORDER BY consumer, event_id")
+    # Inbox names per topic: consuming topics together deduplicates against what each consumed apart.
+    expected = [("svc:first", "f1"), ("svc:first", "f2"), ("svc:second", "s1"), ("svc:second", "s2")]
+    assert [(row["consumer"], row["event_id"]) for row in inbox] == expected
+    assert metrics.consumed.labels(topic="first")._value.get() == 2
+    assert metrics.consumed.labels(topic="second")._value.get() == 2
+
+
+async def test_each_topic_of_a_shared_consumer_deduplicates_and_dead_letters_on_its_own(platform_pool):
+    journal = Journal()
+    consumer = consumer_of_two_topics(platform_pool, journal, ServiceMetrics("test"))
+    # The same event id on both topics is two events; a redelivery of either is one.
+    await consumer.process([record(0, b'{"id": "same"}', topic="first")])
+    await consumer.process(
+        [record(0, b'{"id": "same"}', topic="first"), record(0, b'{"id": "same"}', topic="second"), record(1, b"garbage", topic="second")]
+    )
+
+    assert journal.applied == [("first", ["same"]), ("second", ["same"])]
+    dead = await platform_pool.fetch("SELECT topic, headers FROM outbox WHERE headers ? 'x-error-class'")
+    described = [(row["topic"], row["headers"]["x-original-topic"], row["headers"]["x-error-class"]) for row in dead]
+    assert described == [("second.dlq", "second", "NotJson")]
