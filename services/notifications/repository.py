@@ -19,7 +19,10 @@ async def lock_cases(conn: asyncpg.Connection, case_ids: Collection[str]) -> Non
     The milestone and risk-flag consumers place a case's alert at the unit the case facts name; the
     case consumer changes those facts and moves the case's alerts. Without a common lock each could
     miss the other's uncommitted row (a new alert, a new unit) and leave an alert at the old unit
-    (docs/alert-lifecycle.md §3). Taken in sorted order, so two batches never wait on each other in a circle.
+    (docs/alert-lifecycle.md §3). The three are one consumer now (docs/architecture.md §4), so within
+    an instance the lock orders a batch against another instance's batches during a rebalance. Each
+    call takes its cases in sorted order; a batch calls once per topic, so two instances could still
+    wait on each other in a circle, which PostgreSQL breaks by failing one, and that batch is retried.
     """
     await conn.execute(
         "SELECT pg_advisory_xact_lock(hashtext('alerts-of-case'), hashtext(c)) FROM (SELECT unnest($1::text[]) AS c) AS cases",
