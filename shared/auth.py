@@ -30,7 +30,7 @@ log = structlog.get_logger("auth")
 Algorithm = Literal["HS256", "RS256", "ES256"]
 # RFC 7518 §3.2: an HS256 key shorter than the hash output is guessable.
 SHORTEST_SECRET = 32
-NOT_CONFIGURED = "authentication not configured"
+NOT_CONFIGURED = "Autentisering är inte konfigurerad för tjänsten."
 
 
 class Role(StrEnum):
@@ -132,11 +132,11 @@ class TokenVerifier:
         if not self.configured:
             raise HTTPException(status.HTTP_503_SERVICE_UNAVAILABLE, NOT_CONFIGURED)
         if not token:
-            raise Unauthenticated("a bearer token is required")
+            raise Unauthenticated("En bearer-token krävs.")
         try:
             algorithm = jwt.get_unverified_header(token).get("alg")
             if algorithm not in self._keys:
-                raise Unauthenticated("the token is not signed with an accepted algorithm")
+                raise Unauthenticated("Token är inte signerad med en godtagen algoritm.")
             claims = jwt.decode(
                 token,
                 self._keys[algorithm],
@@ -148,17 +148,17 @@ class TokenVerifier:
             )
             parsed = _Claims.model_validate(claims)
         except jwt.ExpiredSignatureError:
-            raise Unauthenticated("the token has expired") from None
+            raise Unauthenticated("Token har gått ut.") from None
         except jwt.InvalidSignatureError:
-            raise Unauthenticated("the token's signature does not verify") from None
+            raise Unauthenticated("Tokens signatur kan inte verifieras.") from None
         except jwt.InvalidAudienceError:
-            raise Unauthenticated("the token is not meant for this service (audience)") from None
+            raise Unauthenticated("Token är inte avsedd för den här tjänsten (audience).") from None
         except jwt.InvalidIssuerError:
-            raise Unauthenticated("the token is not from the accepted issuer") from None
+            raise Unauthenticated("Token kommer inte från den godtagna utfärdaren (issuer).") from None
         except jwt.MissingRequiredClaimError as missing:
-            raise Unauthenticated(f"the token lacks the claim {missing.claim!r}") from None
+            raise Unauthenticated(f"Token saknar anspråket {missing.claim!r}.") from None
         except (jwt.InvalidTokenError, ValidationError):
-            raise Unauthenticated("the token is malformed") from None
+            raise Unauthenticated("Token är felaktigt formaterad.") from None
         return AuthenticatedUser(hsa_id=parsed.sub, name=parsed.name, roles=frozenset(parsed.roles), care_units=frozenset(parsed.care_units))
 
 
@@ -184,13 +184,13 @@ def authenticator(settings: AuthSettings) -> Authenticate:
 def check_role(user: AuthenticatedUser, roles: Iterable[str]) -> None:
     wanted = sorted(roles)
     if not user.has_any_role(wanted):
-        raise HTTPException(status.HTTP_403_FORBIDDEN, f"this needs one of the roles {', '.join(wanted)}")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, f"Detta kräver en av rollerna {', '.join(wanted)}.")
 
 
 def check_care_unit(user: AuthenticatedUser, care_unit_hsa_id: str) -> None:
     if not user.acts_for(care_unit_hsa_id):
         # The unit is not repeated: it came from the request, and an answer echoes nothing sent.
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "you do not act for this care unit")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Du arbetar inte för den här vårdenheten.")
 
 
 def sees_only_own_patients(user: AuthenticatedUser) -> bool:

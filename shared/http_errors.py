@@ -31,7 +31,7 @@ from shared.logging import PERSONNUMMER_SHAPE, REDACTED
 
 log = structlog.get_logger("http")
 
-INTERNAL_ERROR = "the service could not answer this request; it has been logged"
+INTERNAL_ERROR = "Tjänsten kunde inte besvara förfrågan; felet har loggats."
 # A key the caller made up stands in the field name as this.
 UNNAMED = "?"
 MOST_PROBLEMS = 20

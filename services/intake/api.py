@@ -48,7 +48,7 @@ from shared.sickleave.diagnosis import DiagnosisChapter, diagnosis_chapter
 from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
 
 READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
-NOT_FOUND_AT_UNIT = "no certificate or sick-leave case of this patient at this care unit"
+NOT_FOUND_AT_UNIT = "Patienten har inget intyg eller sjukfall vid den här vårdenheten."
 
 
 class _Answer(BaseModel):

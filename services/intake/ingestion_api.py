@@ -29,6 +29,11 @@ from services.intake.settings import IntakeSettings
 from shared.kafka import ensure_topics, start_producer
 from shared.service import ServiceRuntime
 
+# Swedish, as every refusal sentence (docs/http-api.md §1).
+BROKER_DID_NOT_ACKNOWLEDGE = (
+    "Kafka bekräftade inte händelserna, så ingen av dem är mottagen; skicka dem igen (intake hoppar över händelser den redan har tagit emot)."
+)
+
 log = structlog.get_logger("ingestion")
 
 NDJSON_MEDIA_TYPES = frozenset(
@@ -124,7 +129,7 @@ class _SubmitterHolder:
 
 
 async def _read_body(request: Request, limit: int) -> bytes:
-    too_large = HTTPException(413, detail=f"the body is larger than {limit} bytes; split the events over several requests")
+    too_large = HTTPException(413, detail=f"Innehållet är större än {limit} byte; dela upp händelserna på flera anrop.")
     declared = request.headers.get("content-length", "")
     if declared.isdigit() and int(declared) > limit:
         raise too_large
@@ -139,7 +144,7 @@ async def _read_body(request: Request, limit: int) -> bytes:
 def _broker_unavailable(problem: BrokerUnavailable) -> JSONResponse:
     log.warning("certificate events not taken: the broker is unavailable", entry_point="http", error=str(problem))
     return JSONResponse(
-        {"detail": "the broker did not acknowledge the events, so none is accepted; send them again (intake skips events it has already received)"},
+        {"detail": BROKER_DID_NOT_ACKNOWLEDGE},
         status_code=503,
         headers={"Retry-After": _RETRY_AFTER_SECONDS},
     )
@@ -198,7 +203,7 @@ def ingestion_router(runtime: ServiceRuntime, settings: IntakeSettings, dependen
         except UnreadableBody as problem:
             return await _refuse_unreadable(body, str(problem))
         if len(events) > settings.ingestion_max_events:
-            raise HTTPException(413, detail=f"{len(events)} events in one request; at most {settings.ingestion_max_events} are taken")
+            raise HTTPException(413, detail=f"{len(events)} händelser i ett anrop; högst {settings.ingestion_max_events} tas emot.")
         try:
             outcomes = await (await submitters.get()).submit(events)
         except BrokerUnavailable as problem:

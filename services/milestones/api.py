@@ -17,7 +17,7 @@ from shared.service import ServiceRuntime
 
 # Who plans a patient's rehabilitation: the unit's coordinators and the doctors.
 READERS = (Role.REHABKOORDINATOR, Role.LAKARE)
-NO_SUCH_CASE = "no such case at the care units you act for"
+NO_SUCH_CASE = "Sjukfallet finns inte vid de vårdenheter du arbetar för."
 
 
 def what_if_router(runtime: ServiceRuntime, settings: MilestonesSettings, dependencies: Sequence[params.Depends] = ()) -> APIRouter:

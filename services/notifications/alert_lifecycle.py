@@ -80,7 +80,7 @@ def mark_seen(kept: Attention | None, alert_state: AlertState, now: datetime, to
     """She has seen it. Seeing a NEW alert makes it SEEN (the first time is kept); seeing a handled
     alert whose reminder came due takes the reminder back to SEEN; otherwise nothing changes."""
     if alert_state is AlertState.WITHDRAWN:
-        raise AlertWithdrawn("the alert was withdrawn: its cause no longer holds")
+        raise AlertWithdrawn("Larmet är återkallat: orsaken till det gäller inte längre.")
     if kept is None or kept.status is AttentionStatus.NEW:
         return Attention(status=AttentionStatus.SEEN, seen_at=now)
     if attention_on(kept, alert_state, today).reminder_due:
@@ -92,7 +92,7 @@ def mark_handled(kept: Attention | None, alert_state: AlertState, now: datetime,
     """She has handled it, from any state but WITHDRAWN; `remind_on` (after today) brings it back then.
     Handling it again sets the reminder anew."""
     if alert_state is AlertState.WITHDRAWN:
-        raise AlertWithdrawn("the alert was withdrawn: its cause no longer holds")
+        raise AlertWithdrawn("Larmet är återkallat: orsaken till det gäller inte längre.")
     if remind_on is not None and remind_on <= today:
         raise ReminderNotInTheFuture("remindOn must be a day after today")
     seen_at = kept.seen_at if kept is not None and kept.seen_at is not None else now

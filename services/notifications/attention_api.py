@@ -24,7 +24,7 @@ from shared.contracts.alerts import AlertChanged
 from shared.http_errors import PathIdentifier, ReckonableDate, unprocessable_field
 from shared.service import ServiceRuntime
 
-NOT_FOUND = "no such alert at a care unit you act for"
+NOT_FOUND = "Larmet finns inte vid en vårdenhet du arbetar för."
 
 
 class CoordinatorAlert(AlertChanged):

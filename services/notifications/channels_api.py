@@ -96,7 +96,7 @@ def _stored_view(preferences: ContactPreferences) -> StoredPreferences:
 def _check_herself(user: AuthenticatedUser, coordinator_hsa_id: str) -> None:
     # Her address and her hours are hers to set: not even a coordinator of the same unit sets them.
     if user.hsa_id != coordinator_hsa_id:
-        raise HTTPException(status.HTTP_403_FORBIDDEN, "only the coordinator herself reads or sets her notification preferences")
+        raise HTTPException(status.HTTP_403_FORBIDDEN, "Bara koordinatorn själv kan läsa eller ändra sina aviseringsinställningar.")
 
 
 def router(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRouter:
@@ -111,7 +111,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRoute
         """Set the coordinator's own mail preferences; she receives mail only for units she acts for."""
         _check_herself(user, coordinator_hsa_id)
         if not set(preferences.care_unit_hsa_ids) <= user.care_units:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "mail can be received only for care units you act for")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "E-post kan bara tas emot för vårdenheter du arbetar för.")
         async with runtime.pool.acquire() as conn:
             stored = await delivery_repository.save_preferences(
                 conn,
@@ -132,7 +132,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRoute
         async with runtime.pool.acquire() as conn:
             stored = await delivery_repository.preferences_of(conn, coordinator_hsa_id)
         if stored is None:
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no notification preferences are set")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "Inga aviseringsinställningar är sparade.")
         return _stored_view(stored)
 
     @api.get("/coordinators/{coordinator_hsa_id}/mail-deliveries", response_model=list[Delivery], response_model_by_alias=True)
@@ -223,14 +223,17 @@ def webhook_router(runtime: ServiceRuntime, settings: NotificationsSettings) -> 
             stored = await delivery_repository.subscription(conn, subscription_id)
         # One answer for "no such subscription" and "not yours": the refusal says nothing of others' subscriptions.
         if stored is None or not may_manage(user, stored.subscription.scope, stored.subscription.care_unit_hsa_id):
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "no such webhook subscription")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "Webhook-prenumerationen finns inte.")
         return stored
 
     @api.post("/webhook-subscriptions", status_code=201, response_model=CreatedSubscription, response_model_by_alias=True)
     async def create(new: NewSubscription, user: Annotated[AuthenticatedUser, Depends(manager)]) -> CreatedSubscription:
         """Subscribe a URL to a unit's or the region's alert changes; the answer holds the signing secret, once."""
         if not may_manage(user, new.scope, new.care_unit_hsa_id):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "a region's subscriptions need REGIONKONTOR; a unit's, its coordinator or manager")
+            raise HTTPException(
+                status.HTTP_403_FORBIDDEN,
+                ("En regions prenumerationer kräver REGIONKONTOR; en vårdenhets kräver dess koordinator eller verksamhetschef."),
+            )
         if settings.webhooks.require_https and new.url.scheme != "https":
             raise unprocessable_field("body.url", "must be an https URL")
         secret = webhooks.new_secret()

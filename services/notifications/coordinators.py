@@ -137,7 +137,7 @@ def change_refusal(
     manager = MANAGER_ROLE in user_roles
     changed_units = units_before ^ units_after
     if changed_units and not (manager and changed_units <= set(user_units)):
-        return "only the verksamhetschef of each care unit added or removed may change who coordinates it"
+        return "Bara verksamhetschefen för varje vårdenhet som läggs till eller tas bort får ändra vem som koordinerar den."
     details_before = (before.name, before.stand_ins) if before is not None else (None, ())
     details_after = (after.name, after.stand_ins) if after is not None else (None, ())
     if details_before != details_after and after is not None:
@@ -145,7 +145,7 @@ def change_refusal(
         herself = user_hsa_id == hsa_id and COORDINATOR_ROLE in user_roles
         her_manager = manager and not (units_before | units_after).isdisjoint(user_units)
         if not (herself or her_manager):
-            return "only the coordinator herself or the verksamhetschef of one of her care units may set her stand-ins"
+            return "Bara koordinatorn själv eller verksamhetschefen för en av hennes vårdenheter får ange hennes ersättare."
     return None
 
 

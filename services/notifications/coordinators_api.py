@@ -22,7 +22,7 @@ from shared.http_errors import PathIdentifier, ReckonableDate, unprocessable
 from shared.service import ServiceRuntime
 
 READERS_OF_A_UNIT = (Role.REHABKOORDINATOR, Role.LAKARE, Role.VERKSAMHETSCHEF)
-NOT_FOUND = "no such coordinator, or not one you may see"
+NOT_FOUND = "Koordinatorn finns inte, eller är inte en du får se."
 
 
 class _View(BaseModel):
@@ -86,7 +86,7 @@ def _refuse_unless_she_or_her_manager(user: AuthenticatedUser, hsa_id: str, befo
     her_manager = before is not None and user.has_any_role([Role.VERKSAMHETSCHEF]) and not before.care_units.isdisjoint(user.care_units)
     if not (herself or her_manager):
         raise HTTPException(
-            status.HTTP_403_FORBIDDEN, "only the coordinator herself or the verksamhetschef of one of her care units may set her stand-ins"
+            status.HTTP_403_FORBIDDEN, "Bara koordinatorn själv eller verksamhetschefen för en av hennes vårdenheter får ange hennes ersättare."
         )
 
 
@@ -184,7 +184,7 @@ def router(runtime: ServiceRuntime, settings: NotificationsSettings) -> APIRoute
         async with runtime.pool.acquire() as conn, conn.transaction():
             before = await coordinator_store.coordinator(conn, hsa_id)
             if before is None or care_unit_hsa_id not in before.care_units:
-                raise HTTPException(status.HTTP_404_NOT_FOUND, "this person does not coordinate this care unit")
+                raise HTTPException(status.HTTP_404_NOT_FOUND, "Personen koordinerar inte den här vårdenheten.")
             after = before.model_copy(update={"care_units": before.care_units - {care_unit_hsa_id}})
             _refuse_unless_allowed(user, before, after)
             await coordinator_store.save_coordinator(conn, after, by=user.hsa_id)

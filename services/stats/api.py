@@ -129,11 +129,11 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
         own_unit_reader = user.has_any_role(OWN_UNIT_READERS)
         regional_office = user.has_any_role([Role.REGIONKONTOR])
         if not own_unit_reader and not regional_office:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "statistics need the role REHABKOORDINATOR, LAKARE, VERKSAMHETSCHEF or REGIONKONTOR")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Statistiken kräver rollen REHABKOORDINATOR, LAKARE, VERKSAMHETSCHEF eller REGIONKONTOR.")
         if level is Level.UNIT and own_unit_reader and units <= user.care_units and (units or not regional_office):
             return Readership(exact=True, units=units or user.care_units)
         if level is Level.UNIT and not regional_office:
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "you do not act for this care unit")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Du arbetar inte för den här vårdenheten.")
         return Readership(exact=False, units=units)
 
     def cross_filters_refused(exact: bool, filters: dict[str, frozenset[str]], own: str | None) -> None:
@@ -360,7 +360,7 @@ def router(runtime: ServiceRuntime, settings: StatsSettings) -> APIRouter:
     async def load_listed_patients(request: Request, user: Annotated[AuthenticatedUser, Depends(authenticate)]) -> dict[str, int]:
         """The region loads listed patients per unit and month; reports then give cases per 1,000 listed (docs/statistics.md §5)."""
         if not user.has_any_role([Role.REGIONKONTOR]):
-            raise HTTPException(status.HTTP_403_FORBIDDEN, "loading listed patients needs the role REGIONKONTOR")
+            raise HTTPException(status.HTTP_403_FORBIDDEN, "Att läsa in listade patienter kräver rollen REGIONKONTOR.")
         raw = await request.body()
         if len(raw) > 10_000_000:
             raise unprocessable_field("body", "a listing is at most 10 MB")

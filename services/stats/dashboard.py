@@ -42,7 +42,7 @@ def router(settings: StatsSettings, clock: Clock) -> APIRouter:
     async def dev_token(sign_in: DevSignIn) -> dict[str, str]:
         """A token for trying the dashboard, signed with the service's own secret; only with `REKO_STATS_DEV_SIGN_IN=true`."""
         if not settings.dev_sign_in or not settings.auth.jwt_secret.get_secret_value():
-            raise HTTPException(status.HTTP_404_NOT_FOUND, "not found")
+            raise HTTPException(status.HTTP_404_NOT_FOUND, "Finns inte.")
         if sign_in.role != Role.REGIONKONTOR and not sign_in.care_units:
             raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, [{"field": "body.careUnits", "problem": "a unit role needs a care unit"}])
         return {"token": issue_token(settings.auth, DEV_SUBJECT, [sign_in.role], sign_in.care_units, name="Utvecklingsinloggning")}

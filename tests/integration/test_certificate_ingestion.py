@@ -261,8 +261,8 @@ async def test_too_many_events_or_bytes_are_refused_with_413_and_nothing_is_sent
         too_many = await client.post("/certificate-events", content=four)
         too_large = await client.post("/certificate-events", content=b"[" + b" " * 5000 + b"]")
 
-    assert too_many.status_code == 413 and "at most 3" in too_many.json()["detail"]
-    assert too_large.status_code == 413 and "4096 bytes" in too_large.json()["detail"]
+    assert too_many.status_code == 413 and "högst 3" in too_many.json()["detail"]
+    assert too_large.status_code == 413 and "4096 byte" in too_large.json()["detail"]
     assert await read(kafka_bootstrap, certificates_topic(topics)) == []
     assert await read(kafka_bootstrap, dead_letter_topic(topics)) == []
 

@@ -342,7 +342,7 @@ async def test_without_a_configured_key_the_api_is_closed(intake_pool):
     async with client_for(intake_pool, unconfigured) as client:
         response = await client.get(f"/units/{UNIT_A}/cases", headers=coordinator())
 
-    assert (response.status_code, response.json()["detail"]) == (503, "authentication not configured")
+    assert (response.status_code, response.json()["detail"]) == (503, "Autentisering är inte konfigurerad för tjänsten.")
 
 
 # --- one patient's history -------------------------------------------------------------------

@@ -132,7 +132,7 @@ async def test_an_expired_token_is_refused():
 
     assert response.status_code == 401
     assert response.headers["WWW-Authenticate"].startswith("Bearer")
-    assert "expired" in response.json()["detail"]
+    assert "gått ut" in response.json()["detail"]
 
 
 async def test_a_token_signed_with_another_secret_is_refused():
@@ -141,7 +141,7 @@ async def test_a_token_signed_with_another_secret_is_refused():
     response = await call(HS256, "/me", token)
 
     assert response.status_code == 401
-    assert "signature" in response.json()["detail"]
+    assert "signatur" in response.json()["detail"]
 
 
 async def test_a_token_for_another_audience_is_refused():
@@ -185,7 +185,7 @@ async def test_a_token_signed_with_an_algorithm_not_accepted_is_refused():
     response = await call(rs256_only, "/me", coordinator_token())
 
     assert response.status_code == 401
-    assert "algorithm" in response.json()["detail"]
+    assert "algoritm" in response.json()["detail"]
 
 
 async def test_keys_for_no_accepted_algorithm_count_as_not_configured():
@@ -201,14 +201,14 @@ async def test_an_hs256_token_is_refused_where_only_a_public_key_is_configured()
     response = await call(settings, "/me", coordinator_token())
 
     assert response.status_code == 401
-    assert "algorithm" in response.json()["detail"]
+    assert "algoritm" in response.json()["detail"]
 
 
 async def test_garbage_is_a_malformed_token():
     response = await call(HS256, "/me", "not.a.jwt")
 
     assert response.status_code == 401
-    assert response.json()["detail"] == "the token is malformed"
+    assert response.json()["detail"] == "Token är felaktigt formaterad."
 
 
 async def test_roles_that_are_not_a_list_make_the_token_malformed():
@@ -251,7 +251,7 @@ async def test_a_coordinator_of_another_unit_is_forbidden():
     response = await call(HS256, f"/units/{UNIT_B}/things", coordinator_token())
 
     assert response.status_code == 403
-    assert response.json()["detail"] == "you do not act for this care unit"
+    assert response.json()["detail"] == "Du arbetar inte för den här vårdenheten."
 
 
 # --- not configured (503) --------------------------------------------------------------------
@@ -263,7 +263,7 @@ async def test_an_api_without_a_key_refuses_everyone():
     without_token = await call(unconfigured, "/me")
     with_token = await call(unconfigured, "/me", coordinator_token())
 
-    assert (without_token.status_code, without_token.json()["detail"]) == (503, "authentication not configured")
+    assert (without_token.status_code, without_token.json()["detail"]) == (503, "Autentisering är inte konfigurerad för tjänsten.")
     assert with_token.status_code == 503
 
 
@@ -309,4 +309,4 @@ def test_minting_without_a_key_is_an_error():
 async def test_a_token_whose_user_claims_hold_control_characters_is_malformed(claims):
     response = await call(HS256, f"/units/{UNIT_A}/things", coordinator_token(extra_claims=claims))
 
-    assert (response.status_code, response.json()["detail"]) == (401, "the token is malformed")
+    assert (response.status_code, response.json()["detail"]) == (401, "Token är felaktigt formaterad.")
