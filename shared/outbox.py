@@ -297,10 +297,13 @@ class OutboxRelay:
         if self._retention is None:
             return 0
         async with self._pool.acquire() as conn:
+            # Ids follow the time of writing, so the lowest rows are the oldest: the statement reads the
+            # lowest rows below the watermark by the primary key and deletes those past the retention,
+            # never walking a week of recent rows to find none.
             status = await conn.execute(
                 "DELETE FROM outbox WHERE id IN ("
-                "SELECT id FROM outbox WHERE id < (SELECT sent_through FROM outbox_relay) "
-                "AND refused_at IS NULL AND created_at < now() - $1::interval ORDER BY id LIMIT $2)",
+                "SELECT id FROM outbox WHERE id < (SELECT sent_through FROM outbox_relay) AND refused_at IS NULL ORDER BY id LIMIT $2"
+                ") AND created_at < now() - $1::interval",
                 self._retention,
                 self._prune_batch_size,
             )

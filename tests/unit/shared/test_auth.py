@@ -150,7 +150,7 @@ async def test_a_token_for_another_audience_is_refused():
     response = await call(HS256, "/me", token)
 
     assert response.status_code == 401
-    assert "audience" in response.json()["detail"]
+    assert "inte avsedd för den här tjänsten" in response.json()["detail"]
 
 
 async def test_a_token_from_another_issuer_is_refused():
@@ -238,6 +238,7 @@ async def test_a_user_without_the_role_is_forbidden():
     response = await call(HS256, "/coordinators-only", token)
 
     assert response.status_code == 403
+    assert response.json()["detail"].startswith("Detta kräver en av rollerna ")
     assert "REHABKOORDINATOR" in response.json()["detail"]
 
 
