@@ -20,6 +20,7 @@ acknowledge the batch and fetches it again (`shared/service.py`): nothing is com
 from __future__ import annotations
 
 import time
+from collections import Counter
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -150,9 +151,10 @@ class BatchConsumer(Generic[EventT]):
     ) -> None:
         self.name = name
         self._pool = pool
-        # Without routes, every record goes the one way given; with them, by the topic it came from.
-        self._default_route: TopicRoute[Any] = TopicRoute(name, decode, apply, dead_letter_topic)
-        self._routes = routes or {}
+        # Without routes, every record goes the one way given; with them, by the topic it came from,
+        # and the batch is applied route by route in their order.
+        self._routes: dict[str, TopicRoute[Any]] = routes or {}
+        self._ordered_routes: list[TopicRoute[Any]] = list(self._routes.values()) or [TopicRoute(name, decode, apply, dead_letter_topic)]
         self._outbox_source = outbox_source
         self._clock = clock
         self._metrics = metrics
@@ -160,16 +162,14 @@ class BatchConsumer(Generic[EventT]):
         self._max_record_bytes = max_record_bytes
 
     def _route(self, record: ConsumerRecord[Any, Any]) -> TopicRoute[Any]:
-        return self._routes.get(record.topic, self._default_route)
+        return self._routes[record.topic] if self._routes else self._ordered_routes[0]
 
     async def process(self, records: Sequence[ConsumerRecord[Any, Any]]) -> None:
         """Apply a batch; returns only when its effects are committed (retrying transient faults)."""
         if not records:
             return
         started = time.perf_counter()
-        per_topic: dict[str, int] = {}
-        for record in records:
-            per_topic[record.topic] = per_topic.get(record.topic, 0) + 1
+        per_topic = Counter(record.topic for record in records)
         for topic, count in per_topic.items():
             self._metrics.consumed.labels(topic=topic).inc(count)
         topics = list(per_topic)
@@ -267,19 +267,14 @@ class BatchConsumer(Generic[EventT]):
         outbox = Outbox(source=self._outbox_source)
         routes = [self._route(item.record) for item in items]
         async with self._connections().acquire() as conn, conn.transaction():
-            fresh_ids = set(
-                await conn.fetchval(
+            fresh_keys = {
+                (row["consumer"], row["event_id"])
+                for row in await conn.fetch(
                     """
-                    WITH candidate AS (
-                        SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
-                            AS c(consumer, event_id, topic, partition, "offset")
-                    ), inserted AS (
-                        INSERT INTO inbox (consumer, event_id, topic, partition, "offset")
-                        SELECT consumer, event_id, topic, partition, "offset" FROM candidate
-                        ON CONFLICT DO NOTHING
-                        RETURNING consumer || ' ' || event_id AS inbox_key
-                    )
-                    SELECT coalesce(array_agg(inbox_key), '{}') FROM inserted
+                    INSERT INTO inbox (consumer, event_id, topic, partition, "offset")
+                    SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
+                    ON CONFLICT DO NOTHING
+                    RETURNING consumer, event_id
                     """,
                     [route.inbox_name for route in routes],
                     [item.event_id for item in items],
@@ -287,29 +282,27 @@ class BatchConsumer(Generic[EventT]):
                     [item.record.partition for item in items],
                     [item.record.offset for item in items],
                 )
-            )
+            }
             # One context per route: the same transaction and outbox, each with its topic's dead letters.
             contexts: dict[str, ApplyContext] = {}
             fresh: dict[str, list[Incoming[EventT]]] = {}
-            duplicates: dict[str, int] = {}
+            duplicates: Counter[str] = Counter()
             for item, route in zip(items, routes, strict=True):
                 # The same id twice in one batch: the first occurrence is the one applied.
-                inbox_key = f"{route.inbox_name} {item.event_id}"
-                if inbox_key not in fresh_ids:
-                    duplicates[item.record.topic] = duplicates.get(item.record.topic, 0) + 1
+                inbox_key = (route.inbox_name, item.event_id)
+                if inbox_key not in fresh_keys:
+                    duplicates[item.record.topic] += 1
                     continue
-                fresh_ids.discard(inbox_key)
+                fresh_keys.discard(inbox_key)
                 if route.inbox_name not in contexts:
                     contexts[route.inbox_name] = ApplyContext(conn, outbox, self._clock, route.dead_letter_topic)
                 if isinstance(item, _Rejected):
                     contexts[route.inbox_name].reject(item)
                 else:
                     fresh.setdefault(route.inbox_name, []).append(item)
-            for route in [*self._routes.values(), self._default_route]:
-                # Popped: a route may also be the default one.
-                of_route = fresh.pop(route.inbox_name, None)
-                if of_route:
-                    await route.apply(contexts[route.inbox_name], of_route)
+            for route in self._ordered_routes:
+                if route.inbox_name in fresh:
+                    await route.apply(contexts[route.inbox_name], fresh[route.inbox_name])
             await outbox.write(conn)
         # Counted once the transaction committed, so a retried batch is not counted twice.
         for topic, count in duplicates.items():
