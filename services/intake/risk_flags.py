@@ -408,7 +408,16 @@ def risk_flag_event(flag: RiskFlag, case: SickLeaveCaseChanged, *, revision: int
         score=flag.score,
         flagged=flag.flagged,
         reason_codes=flag.reason_codes,
-        reasons=tuple(RiskFlagReason(code=reason.code.value, weight=reason.weight, evidence=reason.evidence) for reason in flag.reasons),
+        reasons=tuple(
+            RiskFlagReason(
+                code=reason.code.value,
+                weight=reason.weight,
+                evidence=reason.evidence,
+                matched_value=reason.matched_value,
+                limit=reason.limit,
+            )
+            for reason in flag.reasons
+        ),
         case_status=CaseStatus.ACTIVE,
         protected_identity=case.protected_identity,
         revision=revision,

@@ -170,7 +170,7 @@ def _open_alert(item: AlertForCoordinator, reasons: dict[str, tuple[RiskReason, 
 
 async def _risk_reasons(conn: asyncpg.Connection, case_ids: Collection[str]) -> dict[str, tuple[RiskReason, ...]]:
     stored = await repository.risk_flag_reasons(conn, case_ids)
-    return {case_id: tuple(RiskReason(reason.code, reason.evidence) for reason in reasons) for case_id, reasons in stored.items()}
+    return {case_id: tuple(RiskReason(reason.code, reason.matched_value, reason.limit) for reason in reasons) for case_id, reasons in stored.items()}
 
 
 def _alert_title(kind: str, title: str) -> str:

@@ -110,8 +110,11 @@ class WorklistCase:
 
 @dataclass(frozen=True)
 class RiskReason:
+    """One reason of a risk flag: its code, the case's value that matched and the rule's limit."""
+
     code: str
-    evidence: str = ""
+    matched_value: str | None = None
+    limit: str | None = None
 
 
 @dataclass(frozen=True)
@@ -238,13 +241,44 @@ def sex_title(sex: str) -> str:
     return {"F": "Kvinna", "M": "Man"}.get(sex, "Okänt")
 
 
+PROGNOSIS_TEXTS = {
+    "SANNOLIKT_INTE": "läkaren bedömer att återgång i nuvarande sysselsättning är osannolik",
+    "PROGNOS_OKLAR": "läkaren bedömer prognosen som oklar",
+}
+
+
+def _risk_reason_words(reason: RiskReason) -> str:
+    # The flag's evidence text is English, for people reading the topic; the page words the values
+    # itself. Values that grow while the flag stands (days, certificates) are given as the rule's
+    # limit, since a flag is re-published only when its level or codes change (docs/rules.md §5.4).
+    words = RISK_REASON_TEXTS.get(reason.code, reason.code)
+    value, limit = reason.matched_value, reason.limit
+    if value is None:
+        return words
+    match reason.code:
+        case "DX_PSYCH" | "DX_MSK_HIGH" | "DX_MSK_LOW":
+            return f"{words} ({value})"
+        case "FMB_EXCEEDED" if limit:
+            return f"{words} (FMB anger högst {limit} dagar för diagnosen)"
+        case "FULL_TIME_START":
+            return f"{words} ({value} %)"
+        case "REPEAT_SICKLEAVE" if limit:
+            return f"{words} (ett tidigare sjukfall slutade mindre än {limit} dagar före detta)"
+        case "PROGNOSIS_POOR":
+            code, _, days = value.partition(" ")
+            if code == "ATER_X_ANTAL_DGR" and days:
+                return f"läkaren bedömer återgång i nuvarande sysselsättning först efter {days} dagar"
+            return PROGNOSIS_TEXTS.get(code, words)
+        case "MANY_RENEWALS" if limit:
+            return f"{words} ({limit} intyg eller fler)"
+        case "LONG_CASE" if limit:
+            return f"{words} (dag {limit} eller senare i rehabiliteringskedjan)"
+    return words
+
+
 def risk_reason_text(reasons: Iterable[RiskReason]) -> str:
-    """The risk's reasons in words, each with what matched when the flag names it."""
-    parts = []
-    for reason in reasons:
-        words = RISK_REASON_TEXTS.get(reason.code, reason.code)
-        parts.append(f"{words} ({reason.evidence})" if reason.evidence else words)
-    return "; ".join(parts)
+    """The risk's reasons in Swedish, each with what matched when the flag carries it."""
+    return "; ".join(_risk_reason_words(reason) for reason in reasons)
 
 
 def alert_line(alert: OpenAlert, today: date) -> AlertLine:

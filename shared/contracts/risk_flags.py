@@ -41,8 +41,13 @@ class RiskReasonCode(StrEnum):
 class RiskFlagReason(EventData):
     code: str
     weight: int
-    # Human-readable, with the value that matched, e.g. "certified days 200 > FMB max 186 for F32 (6 mo)".
+    # For people reading the topic, in English like a dead letter's reason, e.g. "certified days 200 >
+    # FMB max 186 for F32 (6 mo)". Pages word a reason from the code and the two values below.
     evidence: str
+    # The case's value that matched ("F438A", "200", "SANNOLIKT_INTE") and the rule's limit it was
+    # held against ("F43", "186"); absent in flags published before they were carried (docs/events.md §3.2).
+    matched_value: str | None = None
+    limit: str | None = None
 
 
 class RiskFlagChanged(EventData):

@@ -87,6 +87,10 @@ def work_the_worklist(browser: Any, base_url: str) -> None:
     assert WOMAN_WRITTEN in page.content()
     assert MAN_WRITTEN not in page.content()
     assert "Rehabiliteringskedjan dag 90" in page.content()
+    # The risk's reasons are Swedish words with what matched, never the flag's English evidence.
+    assert "psykiatrisk huvuddiagnos (F438A)" in page.content()
+    assert "sjukskriven på heltid från början (100 %)" in page.content()
+    assert "main diagnosis" not in page.content() and "first period" not in page.content()
 
     page.get_by_role("link", name=WOMAN_WRITTEN).click()
     page.wait_for_url(re.compile(r".*/patients/w1.*"))

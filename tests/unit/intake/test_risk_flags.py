@@ -555,6 +555,12 @@ def test_a_first_flag_is_published_with_the_case_data():
     ]
 
 
+def test_a_published_reason_carries_the_matched_value_and_the_limit_for_pages_to_word():
+    scored = flag_of(cert("A", "2026-03-01", "2026-03-10", diagnosis="F331"))
+    (reason,) = (reason for reason in risk_flag_event(scored, snapshot(scored.case_id), revision=1).reasons if reason.code == "DX_PSYCH")
+    assert (reason.matched_value, reason.limit) == ("F331", "F33")
+
+
 def test_a_case_never_published_and_not_flagged_publishes_nothing():
     assert flag_changes({}, {"c1": flag("c1", PROGNOSIS)}, {"c1": snapshot("c1")}) == []
 

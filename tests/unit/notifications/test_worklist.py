@@ -19,6 +19,7 @@ from services.notifications.worklist import (
     WorklistFilter,
     build_worklist,
     days_text,
+    risk_reason_text,
 )
 
 TODAY = date(2026, 3, 15)
@@ -80,7 +81,7 @@ def risk_alert(case_id: str, level: str) -> OpenAlert:
         title="Risk",
         created=datetime(2026, 3, 10, tzinfo=UTC),
         risk_level=level,
-        risk_reasons=(RiskReason("DX_PSYCH", "main diagnosis F32"), RiskReason("FULL_TIME_START")),
+        risk_reasons=(RiskReason("DX_PSYCH", "F32", "F"), RiskReason("FULL_TIME_START")),
     )
 
 
@@ -91,7 +92,36 @@ def test_days_left_read_as_words() -> None:
 def test_a_risk_alert_gives_its_reasons_in_words_with_what_matched() -> None:
     worklist = build_worklist([patient("c-1", alerts=(risk_alert("c-1", "VERY_HIGH"),))], TODAY, None, WorklistFilter())
     (line,) = worklist.rows[0].alerts
-    assert line.reason == "Risknivå mycket hög: psykiatrisk huvuddiagnos (main diagnosis F32); sjukskriven på heltid från början"
+    assert line.reason == "Risknivå mycket hög: psykiatrisk huvuddiagnos (F32); sjukskriven på heltid från början"
+
+
+def test_every_risk_reason_is_worded_in_swedish_from_its_values_never_from_the_english_evidence() -> None:
+    reasons = (
+        RiskReason("DX_MSK_HIGH", "M511", "M51"),
+        RiskReason("FMB_EXCEEDED", "200", "186"),
+        RiskReason("FULL_TIME_START", "100", "100"),
+        RiskReason("REPEAT_SICKLEAVE", "c-0", "365"),
+        RiskReason("PROGNOSIS_POOR", "ATER_X_ANTAL_DGR 120"),
+        RiskReason("PROGNOSIS_POOR", "PROGNOS_OKLAR"),
+        RiskReason("UNEMPLOYED", "ARBETSSOKANDE"),
+        RiskReason("MANY_RENEWALS", "4", "3"),
+        RiskReason("LONG_CASE", "95", "30"),
+    )
+    assert risk_reason_text(reasons).split("; ") == [
+        "smärta eller besvär i rörelseorganen med hög risk (M511)",
+        "längre än FMB:s rekommenderade sjukskrivningstid (FMB anger högst 186 dagar för diagnosen)",
+        "sjukskriven på heltid från början (100 %)",
+        "upprepade sjukskrivningar (ett tidigare sjukfall slutade mindre än 365 dagar före detta)",
+        "läkaren bedömer återgång i nuvarande sysselsättning först efter 120 dagar",
+        "läkaren bedömer prognosen som oklar",
+        "arbetssökande",
+        "många förlängningar (3 intyg eller fler)",
+        "lång sammanhängande sjukskrivning (dag 30 eller senare i rehabiliteringskedjan)",
+    ]
+
+
+def test_a_reason_without_values_or_with_an_unknown_code_is_still_shown() -> None:
+    assert risk_reason_text((RiskReason("DX_PSYCH"), RiskReason("NEW_RULE", "x"))) == "psykiatrisk huvuddiagnos; NEW_RULE"
 
 
 def test_the_coordinator_sees_the_personnummer_unless_she_hides_personal_data() -> None:

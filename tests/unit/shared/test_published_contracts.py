@@ -87,7 +87,7 @@ def test_a_risk_flag_round_trips_through_the_cloudevents_envelope():
         flagged=True,
         reason_codes=("DX_PSYCH", "PROGNOSIS_POOR"),
         reasons=(
-            RiskFlagReason(code="DX_PSYCH", weight=3, evidence="main diagnosis F438A (F43.8: weight 3)"),
+            RiskFlagReason(code="DX_PSYCH", weight=3, evidence="main diagnosis F438A (F43.8: weight 3)", matched_value="F438A", limit="F438"),
             RiskFlagReason(code="PROGNOSIS_POOR", weight=2, evidence="prognosis PROGNOS_OKLAR"),
         ),
         revision=1,
@@ -102,6 +102,7 @@ def test_a_risk_flag_round_trips_through_the_cloudevents_envelope():
     )
     wire = json.loads(raw)["data"]
     assert (wire["level"], wire["reasonCodes"], wire["caseStatus"], wire["flagged"]) == ("HIGH", ["DX_PSYCH", "PROGNOSIS_POOR"], "ACTIVE", True)
+    assert (wire["reasons"][0]["matchedValue"], wire["reasons"][0]["limit"], wire["reasons"][1]["limit"]) == ("F438A", "F438", None)
     decoded = PublishedEvent[RiskFlagChanged].model_validate_json(raw)
     assert decoded.type == RISK_FLAG_CHANGED_TYPE
     assert decoded.data == flag
