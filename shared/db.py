@@ -50,6 +50,17 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     await conn.set_type_codec("json", encoder=json_text, decoder=orjson.loads, schema="pg_catalog")
 
 
+async def _keep_session(_conn: asyncpg.Connection) -> None:
+    """Nothing to undo when a connection goes back to the pool (docs/architecture.md §3).
+
+    asyncpg has rolled back an open transaction and dropped its own listeners by then. Its default
+    reset sends `pg_advisory_unlock_all(); CLOSE ALL; UNLISTEN *; RESET ALL` on every release, one
+    more round trip per batch and relay round, for session state the services never leave behind:
+    settings are `SET LOCAL`, advisory locks are the transaction's own (migrations unlock theirs),
+    and the relay's listener unlistens before it is released.
+    """
+
+
 async def create_pool(database_url: str, schema: str, *, size: int = 3) -> asyncpg.Pool:
     schema = check_schema_name(schema)
     pool = await asyncpg.create_pool(
@@ -57,6 +68,7 @@ async def create_pool(database_url: str, schema: str, *, size: int = 3) -> async
         min_size=1,
         max_size=size,
         init=_init_connection,
+        reset=_keep_session,
         server_settings={"search_path": schema, "application_name": f"reko-{schema}"},
     )
     assert pool is not None

@@ -250,11 +250,13 @@ class OutboxRelay:
                     if self._producer is None:
                         self._producer = await self._producer_factory()
                         self.connected = True
+                    # Cleared before the round, never after: a commit notified while the round
+                    # runs may lie above its horizon, and must start the next round at once.
+                    self._wake.clear()
                     sent = await self.publish_pending()
                     backoff.reset()
                     if sent < self._batch_size:
                         await self._prune_when_due()
-                        self._wake.clear()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
                 except Exception as problem:
@@ -298,12 +300,15 @@ class OutboxRelay:
             return 0
         async with self._pool.acquire() as conn:
             # Ids follow the time of writing, so the lowest rows are the oldest: the statement reads the
-            # lowest rows below the watermark by the primary key and deletes those past the retention,
-            # never walking a week of recent rows to find none.
+            # lowest rows below the watermark by the primary key and deletes those past the retention.
+            # The age is tested on those rows alone (in the subquery, past its LIMIT): tested on the
+            # outer rows, the planner scans the whole table for them. While even the lowest row is
+            # within the retention (the usual case, once a minute), the one-time condition ends it there.
             status = await conn.execute(
                 "DELETE FROM outbox WHERE id IN ("
-                "SELECT id FROM outbox WHERE id < (SELECT sent_through FROM outbox_relay) AND refused_at IS NULL ORDER BY id LIMIT $2"
-                ") AND created_at < now() - $1::interval",
+                "SELECT id FROM (SELECT id, created_at FROM outbox WHERE id < (SELECT sent_through FROM outbox_relay) "
+                "AND refused_at IS NULL ORDER BY id LIMIT $2) AS lowest WHERE created_at < now() - $1::interval"
+                ") AND (SELECT created_at FROM outbox WHERE refused_at IS NULL ORDER BY id LIMIT 1) < now() - $1::interval",
                 self._retention,
                 self._prune_batch_size,
             )

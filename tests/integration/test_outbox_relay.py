@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
@@ -183,6 +184,51 @@ async def test_a_committed_write_wakes_the_relay_at_once_and_a_rolled_back_one_s
 
     records = await read_topic(kafka_bootstrap, topic)
     assert [record.json()["data"]["sequence"] for record in records] == [2]
+
+
+async def test_a_commit_notified_while_a_round_runs_starts_the_next_round_at_once(platform_pool, kafka_bootstrap, unique_name):
+    topic = f"{unique_name}.ticks"
+    await ensure_topics(kafka_bootstrap, [topic])
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
+
+    async def write(sequence: int) -> None:
+        outbox = Outbox(source="urn:test")
+        outbox.event(topic=topic, key="k", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
+        async with platform_pool.acquire() as conn, conn.transaction():
+            await outbox.write(conn)
+
+    class WritingDuringItsFirstSend(OutboxRelay):
+        """Commits row 2 while the round that sends row 1 runs, above that round's horizon."""
+
+        written = False
+
+        async def _send(self, rows: Any) -> Any:
+            if not self.written:
+                self.written = True
+                await write(2)
+                await asyncio.sleep(0.2)  # its notification arrives while this round still runs
+            return await super()._send(rows)
+
+    # A poll far longer than the test: only the notification of row 2 can bring it out in time.
+    relay = WritingDuringItsFirstSend(platform_pool, lambda: start_producer(settings), ServiceMetrics("test"), idle_poll_seconds=600)
+    async with relay_running(relay):
+        await asyncio.sleep(1.0)  # the first round found nothing and waits
+        await write(1)
+        await drained(platform_pool, within_seconds=5.0)
+        assert await platform_pool.fetchval("SELECT count(*) FROM outbox_pending") == 0
+
+    records = await read_topic(kafka_bootstrap, topic)
+    assert [record.json()["data"]["sequence"] for record in records] == [1, 2]
+
+
+async def test_a_connection_goes_back_to_the_pool_with_its_open_transaction_rolled_back(platform_pool):
+    # The pool skips asyncpg's reset query (docs/architecture.md §3); an open transaction still ends.
+    async with platform_pool.acquire() as conn:
+        await conn.execute("BEGIN")
+        await conn.execute("UPDATE outbox_relay SET sent_through = 99")
+    async with platform_pool.acquire() as conn:
+        assert not conn.is_in_transaction()
+        assert await conn.fetchval("SELECT sent_through FROM outbox_relay") != 99
 
 
 async def test_published_rows_past_the_retention_are_pruned_and_refused_unsent_and_recent_ones_stay(platform_pool, kafka_bootstrap, unique_name):
