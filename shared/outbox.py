@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import hashlib
+import sys
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
@@ -32,7 +33,9 @@ from shared.retry import TRANSIENT_ERRORS, Backoff
 
 log = structlog.get_logger("outbox")
 
-OUTBOX_CHANNEL = "outbox"
+# The relay's wake-up channel is per schema ("outbox:<schema>"): channels are per database, and a
+# commit of another service sharing the database must not start this relay's round.
+OUTBOX_CHANNEL_PREFIX = "outbox:"
 
 # The advisory lock outbox writers share and the relay takes alone to read its horizon; per schema,
 # since the services may share one database.
@@ -178,17 +181,20 @@ class Outbox:
             return
         # Held until this transaction ends: the relay reads its horizon only while no writer holds it
         # (docs/architecture.md §5), so these ids can never commit below a horizon it has passed.
-        # The relay's wake-up goes in the same round trip: PostgreSQL delivers it at the commit, or never.
-        await conn.execute(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK}), pg_notify('{OUTBOX_CHANNEL}', '')")
+        await conn.execute(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK})")
         # ON CONFLICT: a dead letter for the same source offset may be written again after a crash
         # between the database commit and the offset commit; the first one stands.
         # One statement for the whole batch; ordinality keeps the ids (the relay's order) in list order.
+        # The relay's wake-up goes with it, naming the highest id written, so a relay that has already
+        # sent past it starts no round; PostgreSQL delivers it at the commit, or never.
         await conn.execute(
+            "WITH written AS ("
             "INSERT INTO outbox (event_id, topic, key, value, headers) "
             "SELECT event_id, topic, key, value, headers "
             "FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[]) WITH ORDINALITY "
             "AS r(event_id, topic, key, value, headers, position) ORDER BY position "
-            "ON CONFLICT (event_id) DO NOTHING",
+            "ON CONFLICT (event_id) DO NOTHING RETURNING id"
+            f") SELECT pg_notify('{OUTBOX_CHANNEL_PREFIX}' || current_schema(), max(id)::text) FROM written HAVING count(*) > 0",
             [record.event_id for record in self.records],
             [record.topic for record in self.records],
             [record.key for record in self.records],
@@ -234,9 +240,21 @@ class OutboxRelay:
         self._prune_every_seconds = prune_every_seconds
         self._prune_batch_size = prune_batch_size
         self._next_prune = 0.0
+        # The watermark as this relay last read or wrote it while holding the relay lock (None: not
+        # known, as when another instance holds it), and the highest id notified since the round began.
+        self._known_sent_through: int | None = None
+        self._highest_notified = 0
+        self._channel = OUTBOX_CHANNEL_PREFIX
 
-    def _on_notify(self, *_: Any) -> None:
+    def _on_notify(self, _connection: Any, _pid: int, _channel: str, payload: str) -> None:
+        # A payload that names no id (a writer of an older version) counts as above any watermark.
+        highest = int(payload) if payload.isdigit() else sys.maxsize
+        self._highest_notified = max(self._highest_notified, highest)
         self._wake.set()
+
+    def _notified_rows_were_sent(self) -> bool:
+        """Whether every wake-up since the round began names rows the round has already sent."""
+        return self._known_sent_through is not None and self._highest_notified <= self._known_sent_through
 
     async def run(self) -> None:
         backoff = Backoff()
@@ -246,17 +264,22 @@ class OutboxRelay:
                 try:
                     if listener is None or listener.is_closed():
                         listener = await self._pool.acquire()
-                        await listener.add_listener(OUTBOX_CHANNEL, self._on_notify)
+                        self._channel = OUTBOX_CHANNEL_PREFIX + await listener.fetchval("SELECT current_schema()")
+                        await listener.add_listener(self._channel, self._on_notify)
                     if self._producer is None:
                         self._producer = await self._producer_factory()
                         self.connected = True
                     # Cleared before the round, never after: a commit notified while the round
-                    # runs may lie above its horizon, and must start the next round at once.
+                    # runs may lie above its horizon, and must start the next round at once, unless
+                    # the round has sent its rows already.
                     self._wake.clear()
+                    self._highest_notified = 0
                     sent = await self.publish_pending()
                     backoff.reset()
                     if sent < self._batch_size:
                         await self._prune_when_due()
+                        if self._notified_rows_were_sent():
+                            self._wake.clear()
                         with contextlib.suppress(TimeoutError):
                             await asyncio.wait_for(self._wake.wait(), self._idle_poll_seconds)
                 except Exception as problem:
@@ -319,7 +342,7 @@ class OutboxRelay:
     async def _release(self, listener: asyncpg.Connection) -> None:
         # The connection may already be gone; either step may then raise.
         with contextlib.suppress(Exception):
-            await listener.remove_listener(OUTBOX_CHANNEL, self._on_notify)
+            await listener.remove_listener(self._channel, self._on_notify)
         with contextlib.suppress(Exception):
             await self._pool.release(listener)
 
@@ -341,12 +364,14 @@ class OutboxRelay:
                 "SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay:' || current_schema())) FROM set_config('synchronous_commit', 'off', true)"
             )
             if not locked:
+                self._known_sent_through = None
                 return 0
             # The horizon: read while the writers' lock is the relay's alone, so every id up to it is
             # committed or gone (the function takes and gives back that lock; migration 005). Only the
             # relay holding the lock above writes the watermark, so the row needs no lock of its own.
             watermark = await conn.fetchrow("SELECT sent_through, outbox_horizon() AS horizon FROM outbox_relay")
             sent_through, horizon = watermark["sent_through"], watermark["horizon"]
+            self._known_sent_through = sent_through
             # A statement of its own: its snapshot is taken after the horizon was read.
             rows = await conn.fetch(
                 "SELECT id, topic, key, value, headers FROM outbox WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
@@ -365,6 +390,7 @@ class OutboxRelay:
                     break
                 sent_through = row["id"]
             await conn.execute("UPDATE outbox_relay SET sent_through = $1", sent_through)
+            self._known_sent_through = sent_through
             for row, problem in refused:
                 # Sending it again can never succeed; it is recorded and skipped, never silently dropped.
                 await conn.execute(

@@ -12,6 +12,7 @@ import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
 from shared.contracts.envelope import EventData
+from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from shared.kafka import ensure_topics, start_producer
 from shared.metrics import ServiceMetrics
 from shared.outbox import Outbox, OutboxRelay
@@ -219,6 +220,58 @@ async def test_a_commit_notified_while_a_round_runs_starts_the_next_round_at_onc
 
     records = await read_topic(kafka_bootstrap, topic)
     assert [record.json()["data"]["sequence"] for record in records] == [1, 2]
+
+
+async def test_a_commit_of_another_schema_in_the_same_database_starts_no_round(platform_pool, database_url, kafka_bootstrap, unique_name):
+    topic = f"{unique_name}.ticks"
+    await ensure_topics(kafka_bootstrap, [topic])
+    settings = ServiceSettings(kafka_bootstrap_servers=kafka_bootstrap)
+    other_pool = await create_pool(database_url, "other_service", size=2)
+    await migrate(other_pool, "other_service", PLATFORM_MIGRATIONS)
+
+    class CountingRounds(OutboxRelay):
+        rounds = 0
+
+        async def publish_pending(self) -> int:
+            self.rounds += 1
+            return await super().publish_pending()
+
+    async def write(pool: Any, sequence: int) -> None:
+        outbox = Outbox(source="urn:test")
+        outbox.event(topic=topic, key="k", event_type="tick", time=datetime.now(UTC), subject=None, data=Tick(sequence=sequence))
+        async with pool.acquire() as conn, conn.transaction():
+            await outbox.write(conn)
+
+    relay = CountingRounds(platform_pool, lambda: start_producer(settings), ServiceMetrics("test"), idle_poll_seconds=600)
+    try:
+        async with relay_running(relay):
+            await asyncio.sleep(1.0)  # the first round found nothing and waits
+            rounds_before = relay.rounds
+            for sequence in range(5):
+                await write(other_pool, sequence)
+            await asyncio.sleep(0.5)
+            assert relay.rounds == rounds_before
+            await write(platform_pool, 99)
+            await drained(platform_pool, within_seconds=5.0)
+            assert await platform_pool.fetchval("SELECT count(*) FROM outbox_pending") == 0
+    finally:
+        await other_pool.close()
+
+
+def test_a_wake_up_naming_only_rows_already_sent_is_dropped_and_one_naming_no_id_never() -> None:
+    relay = OutboxRelay(None, None, ServiceMetrics("test"))  # type: ignore[arg-type]  # why: no round is run
+    relay._known_sent_through = 10
+    relay._on_notify(None, 1, "outbox:platform", "7")
+    relay._on_notify(None, 1, "outbox:platform", "10")
+    assert relay._notified_rows_were_sent()
+    relay._on_notify(None, 1, "outbox:platform", "11")
+    assert not relay._notified_rows_were_sent()
+    relay._highest_notified = 0
+    relay._on_notify(None, 1, "outbox:platform", "")
+    assert not relay._notified_rows_were_sent()
+    relay._known_sent_through, relay._highest_notified = None, 0
+    relay._on_notify(None, 1, "outbox:platform", "3")
+    assert not relay._notified_rows_were_sent()  # another instance holds the relay lock: the watermark is not known
 
 
 async def test_a_connection_goes_back_to_the_pool_with_its_open_transaction_rolled_back(platform_pool):
