@@ -237,7 +237,8 @@ async def worklist_patients(
     works: list[PatientWork] = await attention_store.worklist(conn, units, coordinator, today)
     listing = await identity_listing(conn, [work.patient_pseudonym for work in works], storage_cipher(settings), today)
     chosen = {work.patient_pseudonym: _chosen_case(work.cases, units, today) for work in works}
-    reasons = await _risk_reasons(conn, [case.case_id for case in chosen.values() if case is not None])
+    # Every risk alert's case, not only the chosen one: a patient's earlier case may have an open flag too.
+    reasons = await _risk_reasons(conn, {item.alert.case_id for work in works for item in work.alerts if item.alert.kind == "RISK_FLAG"})
     by_unit: dict[str, list[str]] = defaultdict(list)
     for case in chosen.values():
         if case is not None:

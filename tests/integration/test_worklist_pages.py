@@ -26,6 +26,7 @@ from shared.auth import AuthSettings, Role, issue_token
 from shared.clock import STOCKHOLM
 from shared.contracts.alerts import AlertChanged, AlertState
 from shared.contracts.cases import CaseStatus, DegreeSpan
+from shared.contracts.risk_flags import RiskFlagChanged, RiskFlagReason, RiskLevel
 from shared.db import create_pool
 from shared.identity_crypto import IdentityCipher
 from shared.pages import SESSION_COOKIE, csrf_token
@@ -159,6 +160,63 @@ async def test_the_worklist_names_her_units_patients_and_counts_the_protected_on
     async with service.pool.acquire() as conn:
         logged = await conn.fetch("SELECT * FROM access_log WHERE resource = 'WORKLIST' AND user_hsa_id = $1", COORDINATOR)
     assert logged, "the worklist view is access-logged"
+
+
+async def test_a_risk_alert_of_the_patients_earlier_case_is_worded_from_its_own_flag(service: Service) -> None:
+    patient, _ = await seed_patient(service, person_id="195711242387", unit=UNIT_A)
+    earlier = f"case-{uuid.uuid4().hex[:8]}"
+    facts = CaseFacts(
+        case_id=earlier,
+        patient_pseudonym=patient,
+        patient_revision=1,
+        care_unit_hsa_id=UNIT_A,
+        care_provider_hsa_id="SE2321000000-1000",
+        start=date(2025, 9, 1),
+        end=date(2025, 11, 30),
+        certified_days=91,
+        main_diagnosis_code="F331",
+        diagnosis_group="psychiatric",
+        degrees=(DegreeSpan(start=date(2025, 9, 1), end=date(2025, 11, 30), degree=50),),
+        certificate_ids=(f"{earlier}-c1",),
+        status=CaseStatus.ACTIVE,
+        protected_identity=False,
+        doctor_hsa_id=DOCTOR,
+    )
+    alert = AlertChanged(
+        alert_id=f"{earlier}:RISK_FLAG",
+        care_unit_hsa_id=UNIT_A,
+        addressed_to=f"rehabkoordinatorer:{UNIT_A}",
+        case_id=earlier,
+        kind="RISK_FLAG",
+        risk_level="HIGH",
+        reason_codes=("DX_PSYCH",),
+        title="Risk",
+        created=NOW - timedelta(days=3),
+        state=AlertState.OPEN,
+        revision=1,
+        announce=True,
+    )
+    flag = RiskFlagChanged(
+        case_id=earlier,
+        patient_pseudonym=patient,
+        certificate_ids=(f"{earlier}-c1",),
+        care_unit_hsa_id=UNIT_A,
+        care_provider_hsa_id="SE2321000000-1000",
+        level=RiskLevel.HIGH,
+        score=5,
+        flagged=True,
+        reason_codes=("DX_PSYCH",),
+        reasons=(RiskFlagReason(code="DX_PSYCH", weight=3, evidence="main diagnosis F331", matched_value="F331", limit="F33"),),
+        revision=1,
+    )
+    async with service.pool.acquire() as conn:
+        await case_facts_store.save_case_facts(conn, [facts])
+        await repository.save_alerts(conn, [alert], {alert.alert_id: patient})
+        await repository.save_risk_flag_reasons(conn, [flag])
+    http = await signed_in(service, COORDINATOR, [Role.REHABKOORDINATOR], [UNIT_A])
+    page = await http.get("/worklist")
+    assert "19571124-2387" in page.text
+    assert "psykiatrisk huvuddiagnos (F331)" in page.text
 
 
 async def test_the_coordinator_records_status_consent_contact_and_plan_from_the_patient_page(service: Service) -> None:
