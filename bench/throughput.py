@@ -105,6 +105,7 @@ class ThroughputFigures:
     quiet_poll_seconds: float
     outputs: dict[str, dict[str, float]] = field(default_factory=dict)
     profile: list[str] = field(default_factory=list)
+    profiled_service: str = "intake"
 
     @property
     def publish_rate(self) -> float:
@@ -145,12 +146,12 @@ async def until_quiet(stack: Stack, *, timeout: float = 3600.0, interval: float 
     raise TimeoutError(f"the pipeline did not go quiet within {timeout} s (backlog {last})")
 
 
-async def until_settled(activity: ServiceActivity, *, intake_expects: int, still: float = 1.0, patience: float = 10.0) -> None:
+async def until_settled(activity: ServiceActivity, *, intake_expects: int, still: float = 0.25, patience: float = 10.0) -> None:
     """Until intake has received every event and no service's count moved for `still` seconds (or `patience` seconds).
 
-    Only then does the bench start polling the consumer groups: a poll joins four consumers and
-    opens a database connection (about a second of work on a busy machine), which would otherwise
-    compete with the pipeline all through the run. The sampler task keeps `activity` current.
+    Only then does the bench start polling the consumer groups: a poll reads every group's offsets
+    and opens a database connection (about 0.1 s), work that need not compete with the pipeline
+    while it is plainly busy. The sampler task keeps `activity` current.
     """
     began = time.perf_counter()
     while True:
@@ -195,7 +196,9 @@ async def service_outputs(stack: Stack) -> dict[str, dict[str, float]]:
     return outputs
 
 
-async def throughput_phase(stack: Stack, lines: list[bytes], *, py_spy: Path | None, py_spy_seconds: int) -> ThroughputFigures:
+async def throughput_phase(
+    stack: Stack, lines: list[bytes], *, py_spy: Path | None, py_spy_seconds: int, py_spy_service: str = "intake"
+) -> ThroughputFigures:
     activity = ServiceActivity({name: service.base_url for name, service in service_processes(stack).items()})
     await activity.start()
     watch = ProcessWatch.of_stack(stack)
@@ -203,9 +206,9 @@ async def throughput_phase(stack: Stack, lines: list[bytes], *, py_spy: Path | N
     busy_before = machine_busy_seconds()
     sampler = asyncio.create_task(_sample(watch, activity))
     profiler: subprocess.Popen[bytes] | None = None
-    intake = first_instance(stack, "intake").process
-    if py_spy is not None and intake is not None:
-        profiler = start_recording(intake.pid, py_spy, py_spy_seconds)
+    profiled = first_instance(stack, py_spy_service).process
+    if py_spy is not None and profiled is not None:
+        profiler = start_recording(profiled.pid, py_spy, py_spy_seconds)
     try:
         started = time.perf_counter()
         await publish_lines(stack.bootstrap_servers, stack.topics.name(stack.topics.certificates), lines)
@@ -249,6 +252,7 @@ async def throughput_phase(stack: Stack, lines: list[bytes], *, py_spy: Path | N
         quiet_poll_seconds=quiet_poll,
         outputs=await service_outputs(stack),
         profile=profile,
+        profiled_service=py_spy_service,
     )
 
 
@@ -382,7 +386,7 @@ class BenchRun:
                 + ", ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(self.latency_cpu_seconds.items(), key=lambda item: -item[1])),
             ]
         if t.profile:
-            out += ["", "== intake, py-spy ==", *t.profile]
+            out += ["", f"== {t.profiled_service}, py-spy ==", *t.profile]
         if self.statements:
             out += ["", "== PostgreSQL statements in the throughput phase (pg_stat_statements) ==", *self.statements]
         if self.latency_statements:
@@ -434,7 +438,9 @@ async def run_phases(stack: Stack, lines: list[bytes], arguments: argparse.Names
     run = BenchRun(
         cores=psutil.cpu_count() or 1,
         load_before=os.getloadavg(),
-        throughput=await throughput_phase(stack, lines, py_spy=arguments.py_spy, py_spy_seconds=arguments.py_spy_seconds),
+        throughput=await throughput_phase(
+            stack, lines, py_spy=arguments.py_spy, py_spy_seconds=arguments.py_spy_seconds, py_spy_service=arguments.py_spy_service
+        ),
     )
     if arguments.pg_statements:
         run.statements = await top_statements(stack, arguments.pg_statements)
@@ -468,7 +474,10 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--latency-rate", type=float, default=100.0, help="certificate events per second in the latency phase")
     parser.add_argument("--stats-every", type=int, default=10, help="poll the statistics for every n-th latency probe")
     parser.add_argument("--json", type=Path, default=None, help="also write the figures to this file")
-    parser.add_argument("--py-spy", type=Path, default=None, help="record intake with py-spy during the throughput phase (raw format)")
+    parser.add_argument("--py-spy", type=Path, default=None, help="record a service with py-spy during the throughput phase (raw format)")
+    parser.add_argument(
+        "--py-spy-service", default="intake", choices=("intake", "milestones", "notifications", "stats"), help="the service --py-spy records"
+    )
     parser.add_argument("--py-spy-seconds", type=int, default=30)
     parser.add_argument(
         "--pg-statements",

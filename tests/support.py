@@ -20,6 +20,7 @@ from reko.stack import Stack
 from shared.auth import issue_token
 from shared.clock import STOCKHOLM
 from shared.contracts.cases import CaseCertificate, CaseChange, CaseStatus, SickLeaveCaseChanged
+from shared.status import broker_status
 
 T = TypeVar("T")
 
@@ -55,7 +56,8 @@ async def read_topic(bootstrap_servers: str, topic: str, *, timeout: float = 30.
     The end of each partition is the high-water mark of the fetch responses: Tansu answers
     ListOffsets with the base offset of the last batch plus one, so `end_offsets` undercounts.
     """
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False)
+    # The embedded broker answers a fetch with nothing new only when its wait is over: keep the wait short.
+    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, enable_auto_commit=False, fetch_max_wait_ms=50)
     await consumer.start()
     try:
         partitions = await _partitions(consumer, topic)
@@ -111,25 +113,6 @@ def current_milestones(stack: Stack) -> dict[tuple[str, str], dict[str, Any]]:
     return latest_by(events, lambda data: (data["caseId"], data["kind"]), lambda data: data["revision"])
 
 
-async def _group_lag(bootstrap_servers: str, group: str, topic: str) -> int:
-    # A consumer that never subscribes does not join the group; it only reads its committed
-    # offsets, and fetches from them to learn each partition's high-water mark.
-    consumer = AIOKafkaConsumer(bootstrap_servers=bootstrap_servers, group_id=group, enable_auto_commit=False)
-    await consumer.start()
-    try:
-        partitions = await _partitions(consumer, topic)
-        committed = {tp: (await consumer.committed(tp)) or 0 for tp in partitions}
-        consumer.assign(partitions)
-        for tp in partitions:
-            consumer.seek(tp, committed[tp])
-        deadline = time.monotonic() + 10
-        while any(consumer.highwater(tp) is None for tp in partitions) and time.monotonic() < deadline:
-            await consumer.getmany(timeout_ms=100, max_records=1)
-        return sum((consumer.highwater(tp) or 0) - committed[tp] for tp in partitions)
-    finally:
-        await consumer.stop()
-
-
 async def _outbox_backlog(database_url: str) -> int:
     conn = await asyncpg.connect(database_url)
     try:
@@ -156,11 +139,13 @@ SUBSCRIPTIONS = (
 
 
 async def pipeline_backlog(stack: Stack) -> int:
-    lag = 0
+    """Every consumer group's lag plus every outbox's backlog, read in one round as `reko status` reads them."""
+    groups: dict[str, list[str]] = {}
     for service, topic_field, own_group in SUBSCRIPTIONS:
         group = f"reko.{stack.settings.topic_prefix}{service}" + (f".{own_group}" if own_group else "")
-        lag += await _group_lag(stack.bootstrap_servers, group, stack.topics.name(getattr(stack.topics, topic_field)))
-    return lag + await _outbox_backlog(stack.database_url)
+        groups.setdefault(group, []).append(stack.topics.name(getattr(stack.topics, topic_field)))
+    lags, _ = await broker_status(stack.bootstrap_servers, groups, ())
+    return sum(group.lag for group in lags) + await _outbox_backlog(stack.database_url)
 
 
 def wait_for_quiet(stack: Stack, *, timeout: float = 120.0, settle: int = 3) -> None:
