@@ -404,17 +404,32 @@ class BenchRun:
         return "  ".join(f"{name} {value:6.0f} ms" for name, value in values.items())
 
 
-async def reset_statements(stack: Stack) -> None:
+async def reset_statements(stack: Stack) -> str:
+    """Start counting statements and the write-ahead log; answers the log position to count from."""
     conn = await asyncpg.connect(stack.database_url)
     try:
         await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_stat_statements")
+        await conn.execute("CREATE EXTENSION IF NOT EXISTS pg_walinspect")
         await conn.execute("SELECT pg_stat_statements_reset()")
+        await conn.execute("SELECT pg_stat_reset_shared('wal')")
+        return str(await conn.fetchval("SELECT pg_current_wal_lsn()::text"))
     finally:
         await conn.close()
 
 
-async def top_statements(stack: Stack, top: int) -> list[str]:
-    """PostgreSQL's own time per statement since the reset (`--pg-statements`), most first."""
+# The log's bytes per table or index since `since`, read back with pg_walinspect: what each relation
+# costs the disk (and the checkpoints after it), beside what its statements cost the CPU.
+_WAL_PER_RELATION = """
+    SELECT coalesce(pg_filenode_relation(reltablespace, relfilenode)::regclass::text, relfilenode::text) AS relation,
+           sum(block_data_length) AS data, sum(block_fpi_length) AS images, count(*) AS changes
+    FROM pg_get_wal_block_info($1::pg_lsn, pg_current_wal_lsn())
+    WHERE reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
+    GROUP BY 1 ORDER BY sum(block_data_length) + sum(block_fpi_length) DESC LIMIT $2
+"""
+
+
+async def top_statements(stack: Stack, top: int, since: str | None = None) -> list[str]:
+    """PostgreSQL's own time per statement since the reset (`--pg-statements`), most first; the log per relation since `since`."""
     conn = await asyncpg.connect(stack.database_url)
     try:
         rows = await conn.fetch(
@@ -425,16 +440,40 @@ async def top_statements(stack: Stack, top: int) -> list[str]:
             top,
         )
         total = await conn.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
+        # What the statements cost the write-ahead log: full-page images follow every page's first
+        # change after a checkpoint, so they count the distinct pages a run touches.
+        wal = await conn.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
+        await conn.execute("SELECT pg_stat_reset_shared('wal')")
     finally:
         await conn.close()
-    lines = [f"all statements       : {total / 1000:.1f} s"]
+    lines = [
+        f"all statements       : {total / 1000:.1f} s",
+        f"write-ahead log      : {float(wal['wal_bytes']) / 1e6:.0f} MB, {wal['wal_records']} records, {wal['wal_fpi']} full-page images",
+    ]
     lines += [f"{row['total_exec_time'] / 1000:6.2f} s {row['calls']:7d} calls {row['rows']:8d} rows  {row['query'][:110]}" for row in rows]
+    if since is not None:
+        lines += await _wal_per_relation(stack, since, top)
+    return lines
+
+
+async def _wal_per_relation(stack: Stack, since: str, top: int) -> list[str]:
+    conn = await asyncpg.connect(stack.database_url)
+    try:
+        rows = await conn.fetch(_WAL_PER_RELATION, since, top)
+    except asyncpg.PostgresError as problem:
+        # A checkpoint may have recycled the segments of a long run: the per-relation view is then gone.
+        return [f"log per relation     : not readable ({type(problem).__name__})"]
+    finally:
+        await conn.close()
+    lines = ["log per relation     : block data + full-page images, changed blocks"]
+    for row in rows:
+        data, images = float(row["data"]) / 1e6, float(row["images"]) / 1e6
+        lines.append(f"  {data + images:7.1f} MB  ({images:6.1f} MB images) {row['changes']:8d}  {row['relation']}")
     return lines
 
 
 async def run_phases(stack: Stack, lines: list[bytes], arguments: argparse.Namespace) -> BenchRun:
-    if arguments.pg_statements:
-        await reset_statements(stack)
+    since = await reset_statements(stack) if arguments.pg_statements else None
     run = BenchRun(
         cores=psutil.cpu_count() or 1,
         load_before=os.getloadavg(),
@@ -443,7 +482,7 @@ async def run_phases(stack: Stack, lines: list[bytes], arguments: argparse.Names
         ),
     )
     if arguments.pg_statements:
-        run.statements = await top_statements(stack, arguments.pg_statements)
+        run.statements = await top_statements(stack, arguments.pg_statements, since)
     if not arguments.skip_raw:
         partitions = await partition_count(stack.bootstrap_servers, stack.topics.name(stack.topics.certificates))
         run.raw = await raw_round_trip(stack.bootstrap_servers, lines, partitions=partitions)

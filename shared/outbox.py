@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
-from uuid import UUID, uuid4
+from uuid import UUID
 
 import asyncpg
 import structlog
@@ -27,6 +27,7 @@ from aiokafka.errors import (
 )
 
 from shared.contracts.envelope import EventData, encode_event
+from shared.event_ids import time_ordered_uuid
 from shared.kafka import key_partitioner
 from shared.metrics import ServiceMetrics
 from shared.retry import TRANSIENT_ERRORS, Backoff
@@ -143,7 +144,8 @@ class Outbox:
     records: list[OutgoingRecord] = field(default_factory=list)
 
     def event(self, *, topic: str, key: str, event_type: str, time: datetime, subject: str | None, data: EventData) -> UUID:
-        event_id = uuid4()
+        # In time order, so the outbox's and every inbox's index grow at their right edge (docs/events.md §4.3).
+        event_id = time_ordered_uuid()
         value = encode_event(event_id=event_id, source=self.source, event_type=event_type, time=time, subject=subject, data=data)
         headers = {"content-type": "application/cloudevents+json", "ce_id": str(event_id), "ce_type": event_type}
         self.records.append(OutgoingRecord(topic, key.encode(), value, headers, str(event_id)))
