@@ -422,7 +422,7 @@ async def reset_statements(stack: Stack) -> str:
 _WAL_PER_RELATION = """
     SELECT coalesce(pg_filenode_relation(reltablespace, relfilenode)::regclass::text, relfilenode::text) AS relation,
            sum(block_data_length) AS data, sum(block_fpi_length) AS images, count(*) AS changes
-    FROM pg_get_wal_block_info($1::pg_lsn, pg_current_wal_lsn())
+    FROM pg_get_wal_block_info($1::text::pg_lsn, pg_current_wal_lsn())
     WHERE reldatabase = (SELECT oid FROM pg_database WHERE datname = current_database())
     GROUP BY 1 ORDER BY sum(block_data_length) + sum(block_fpi_length) DESC LIMIT $2
 """
