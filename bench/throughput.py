@@ -524,8 +524,16 @@ def main(argv: list[str] | None = None) -> None:
         default=0,
         help="load pg_stat_statements and print this many statements by time for the throughput and the latency phase",
     )
+    parser.add_argument(
+        "--pg-setting",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="a PostgreSQL server setting for the embedded database, e.g. shared_buffers=1GB; repeatable",
+    )
     parser.add_argument("--logs", type=Path, default=None, help="keep the services' logs here (default: a temporary directory)")
     arguments = parser.parse_args(argv)
+    pg_settings = dict(setting.split("=", 1) for setting in arguments.pg_setting)
     events = arguments.events if arguments.events is not None or arguments.patients is not None else DEFAULT_EVENTS
 
     started = time.perf_counter()
@@ -533,7 +541,7 @@ def main(argv: list[str] | None = None) -> None:
     print(f"feed               : {len(lines)} events generated in {time.perf_counter() - started:.1f} s", flush=True)
     with tempfile.TemporaryDirectory() as temporary:
         logs = arguments.logs or Path(temporary)
-        postgres = {"shared_preload_libraries": "pg_stat_statements"} if arguments.pg_statements else {}
+        postgres = {**({"shared_preload_libraries": "pg_stat_statements"} if arguments.pg_statements else {}), **pg_settings}
         stack = Stack(
             StackSettings(clock=f"fixed:{BENCH_NOW.isoformat()}", log_dir=logs, instances=arguments.instances, postgres_settings=postgres)
         ).start()
