@@ -165,8 +165,12 @@ class EmbeddedPostgres:
                 str(self.base_dir),
                 "-c",
                 "max_connections=200",
+                # Sized for a replay (docs/architecture.md §3): with PostgreSQL's defaults (128MB, 1GB)
+                # it checkpoints every ~45,000 events and then logs whole pages, tripling the log.
                 "-c",
-                "shared_buffers=128MB",
+                "shared_buffers=1GB",
+                "-c",
+                "max_wal_size=8GB",
                 "-c",
                 "fsync=on",
                 "-c",
