@@ -533,6 +533,8 @@ def main(argv: list[str] | None = None) -> None:
     )
     parser.add_argument("--logs", type=Path, default=None, help="keep the services' logs here (default: a temporary directory)")
     arguments = parser.parse_args(argv)
+    if any("=" not in setting for setting in arguments.pg_setting):
+        parser.error("--pg-setting takes NAME=VALUE")
     pg_settings = dict(setting.split("=", 1) for setting in arguments.pg_setting)
     events = arguments.events if arguments.events is not None or arguments.patients is not None else DEFAULT_EVENTS
 

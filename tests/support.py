@@ -144,7 +144,9 @@ async def pipeline_backlog(stack: Stack) -> int:
     for service, topic_field, own_group in SUBSCRIPTIONS:
         group = f"reko.{stack.settings.topic_prefix}{service}" + (f".{own_group}" if own_group else "")
         groups.setdefault(group, []).append(stack.topics.name(getattr(stack.topics, topic_field)))
-    lags, _ = await broker_status(stack.bootstrap_servers, groups, ())
+    # A broker that never answers fails the wait loudly rather than counting a partition's end as 0.
+    async with asyncio.timeout(30):
+        lags, _ = await broker_status(stack.bootstrap_servers, groups, ())
     return sum(group.lag for group in lags) + await _outbox_backlog(stack.database_url)
 
 
