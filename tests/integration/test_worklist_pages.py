@@ -79,28 +79,46 @@ def new_patient() -> str:
     return uuid.uuid4().hex + uuid.uuid4().hex
 
 
+def case_facts(
+    case_id: str,
+    patient: str,
+    unit: str,
+    *,
+    start: date,
+    end: date,
+    degree: int,
+    diagnosis: str,
+    protected: bool = False,
+    doctor: str = DOCTOR,
+) -> CaseFacts:
+    """An ongoing psychiatric case of one certificate at `unit`, certified from `start` to `end` at `degree`."""
+    return CaseFacts(
+        case_id=case_id,
+        patient_pseudonym=patient,
+        patient_revision=1,
+        care_unit_hsa_id=unit,
+        care_provider_hsa_id="SE2321000000-1000",
+        start=start,
+        end=end,
+        certified_days=(end - start).days + 1,
+        main_diagnosis_code=diagnosis,
+        diagnosis_group="psychiatric",
+        degrees=(DegreeSpan(start=start, end=end, degree=degree),),
+        certificate_ids=(f"{case_id}-c1",),
+        status=CaseStatus.ACTIVE,
+        protected_identity=protected,
+        doctor_hsa_id=doctor,
+    )
+
+
 async def seed_patient(
     service: Service, *, person_id: str, unit: str, protected: bool = False, diagnosis: str = "F32.1", doctor: str = DOCTOR
 ) -> tuple[str, str]:
     """A patient with an ongoing case at `unit` whose latest certificate `doctor` signed, a due
     day-90 checkpoint and a stored identity."""
     patient, case_id = new_patient(), f"case-{uuid.uuid4().hex[:8]}"
-    facts = CaseFacts(
-        case_id=case_id,
-        patient_pseudonym=patient,
-        patient_revision=1,
-        care_unit_hsa_id=unit,
-        care_provider_hsa_id="SE2321000000-1000",
-        start=date(2025, 12, 10),
-        end=date(2026, 4, 30),
-        certified_days=142,
-        main_diagnosis_code=diagnosis,
-        diagnosis_group="psychiatric",
-        degrees=(DegreeSpan(start=date(2025, 12, 10), end=date(2026, 4, 30), degree=100),),
-        certificate_ids=(f"{case_id}-c1",),
-        status=CaseStatus.ACTIVE,
-        protected_identity=protected,
-        doctor_hsa_id=doctor,
+    facts = case_facts(
+        case_id, patient, unit, start=date(2025, 12, 10), end=date(2026, 4, 30), degree=100, diagnosis=diagnosis, protected=protected, doctor=doctor
     )
     alert = AlertChanged(
         alert_id=f"{case_id}:CHAIN_DAY_90:2026-03-09",
@@ -165,23 +183,7 @@ async def test_the_worklist_names_her_units_patients_and_counts_the_protected_on
 async def test_a_risk_alert_of_the_patients_earlier_case_is_worded_from_its_own_flag(service: Service) -> None:
     patient, _ = await seed_patient(service, person_id="195711242387", unit=UNIT_A)
     earlier = f"case-{uuid.uuid4().hex[:8]}"
-    facts = CaseFacts(
-        case_id=earlier,
-        patient_pseudonym=patient,
-        patient_revision=1,
-        care_unit_hsa_id=UNIT_A,
-        care_provider_hsa_id="SE2321000000-1000",
-        start=date(2025, 9, 1),
-        end=date(2025, 11, 30),
-        certified_days=91,
-        main_diagnosis_code="F331",
-        diagnosis_group="psychiatric",
-        degrees=(DegreeSpan(start=date(2025, 9, 1), end=date(2025, 11, 30), degree=50),),
-        certificate_ids=(f"{earlier}-c1",),
-        status=CaseStatus.ACTIVE,
-        protected_identity=False,
-        doctor_hsa_id=DOCTOR,
-    )
+    facts = case_facts(earlier, patient, UNIT_A, start=date(2025, 9, 1), end=date(2025, 11, 30), degree=50, diagnosis="F331")
     alert = AlertChanged(
         alert_id=f"{earlier}:RISK_FLAG",
         care_unit_hsa_id=UNIT_A,
