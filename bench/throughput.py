@@ -440,6 +440,8 @@ async def top_statements(stack: Stack, top: int, since: str | None = None) -> li
             top,
         )
         total = await conn.fetchval("SELECT sum(total_exec_time) FROM pg_stat_statements")
+        # Zero unless pg_stat_statements.track_planning is on (`--pg-setting`): planning is not execution.
+        planning = await conn.fetchval("SELECT sum(total_plan_time) FROM pg_stat_statements")
         # What the statements cost the write-ahead log: full-page images follow every page's first
         # change after a checkpoint, so they count the distinct pages a run touches.
         wal = await conn.fetchrow("SELECT wal_records, wal_fpi, wal_bytes FROM pg_stat_wal")
@@ -447,7 +449,7 @@ async def top_statements(stack: Stack, top: int, since: str | None = None) -> li
     finally:
         await conn.close()
     lines = [
-        f"all statements       : {total / 1000:.1f} s",
+        f"all statements       : {total / 1000:.1f} s" + (f" executing, {planning / 1000:.1f} s planning" if planning else ""),
         f"write-ahead log      : {float(wal['wal_bytes']) / 1e6:.0f} MB, {wal['wal_records']} records, {wal['wal_fpi']} full-page images",
     ]
     lines += [f"{row['total_exec_time'] / 1000:6.2f} s {row['calls']:7d} calls {row['rows']:8d} rows  {row['query'][:110]}" for row in rows]

@@ -359,28 +359,16 @@ class OutboxRelay:
     async def publish_pending(self) -> int:
         assert self._producer is not None
         async with self._pool.acquire() as conn, conn.transaction():
-            # Per schema: the services may share one database, each with its own outbox.
-            # A watermark lost in a crash only sends its rows again, which the consumers' inboxes absorb:
-            # the round need not wait for its commit to reach the disk (docs/architecture.md §5).
-            locked = await conn.fetchval(
-                "SELECT pg_try_advisory_xact_lock(hashtext('outbox-relay:' || current_schema())) FROM set_config('synchronous_commit', 'off', true)"
-            )
-            if not locked:
+            # One call takes the relay's lock (per schema: the services may share one database), the
+            # watermark, the horizon and the rows between them (platform migration 006); the round
+            # commits without waiting for the disk (docs/architecture.md §5).
+            answer = await conn.fetch("SELECT * FROM outbox_round($1)", self._batch_size)
+            if not answer[0]["locked"]:
                 self._known_sent_through = None
                 return 0
-            # The horizon: read while the writers' lock is the relay's alone, so every id up to it is
-            # committed or gone (the function takes and gives back that lock; migration 005). Only the
-            # relay holding the lock above writes the watermark, so the row needs no lock of its own.
-            watermark = await conn.fetchrow("SELECT sent_through, outbox_horizon() AS horizon FROM outbox_relay")
-            sent_through, horizon = watermark["sent_through"], watermark["horizon"]
+            sent_through = answer[0]["sent_through"]
             self._known_sent_through = sent_through
-            # A statement of its own: its snapshot is taken after the horizon was read.
-            rows = await conn.fetch(
-                "SELECT id, topic, key, value, headers FROM outbox WHERE id > $1 AND id <= $2 ORDER BY id LIMIT $3",
-                sent_through,
-                horizon,
-                self._batch_size,
-            )
+            rows = [row for row in answer if row["id"] is not None]
             if not rows:
                 self._metrics.outbox_backlog.set(0)
                 return 0

@@ -35,6 +35,8 @@ async def certificates_by_id(conn: asyncpg.Connection, certificate_ids: Collecti
 
 async def add_patients(conn: asyncpg.Connection, patients: Iterable[tuple[str, date, str]]) -> None:
     rows = list(patients)
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO patients (patient_pseudonym, birth_date, sex) SELECT * FROM unnest($1::text[], $2::date[], $3::text[]) ON CONFLICT DO NOTHING",
         *columns(rows, 3),
@@ -44,6 +46,8 @@ async def add_patients(conn: asyncpg.Connection, patients: Iterable[tuple[str, d
 async def add_certificates(conn: asyncpg.Connection, certificates: Iterable[Certificate]) -> None:
     # Bodies go as JSON text, serialised by pydantic-core in one pass, and become jsonb in the database.
     rows = [(c.certificate_id, c.patient_id, c.signed_at, c.model_dump_json()) for c in certificates]
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO certificates (certificate_id, patient_pseudonym, signed_at, body) "
         "SELECT certificate_id, patient_pseudonym, signed_at, body::jsonb "
@@ -55,6 +59,8 @@ async def add_certificates(conn: asyncpg.Connection, certificates: Iterable[Cert
 async def add_revocations(conn: asyncpg.Connection, revocations: Iterable[tuple[str, datetime]]) -> None:
     # The first revocation stands; a repeated one changes nothing.
     rows = list(revocations)
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO revocations (certificate_id, revoked_at) SELECT * FROM unnest($1::text[], $2::timestamptz[]) ON CONFLICT DO NOTHING",
         *columns(rows, 2),
@@ -167,6 +173,8 @@ async def published_risk_flags(conn: asyncpg.Connection, patients: Collection[st
 
 async def save_risk_flags(conn: asyncpg.Connection, flags: Sequence[RiskFlagChanged]) -> None:
     rows = last_per_key([(flag.case_id, flag.patient_pseudonym, flag.model_dump_json()) for flag in flags], itemgetter(0))
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO risk_flags (case_id, patient_pseudonym, body) SELECT case_id, patient_pseudonym, body::jsonb "
         "FROM unnest($1::text[], $2::text[], $3::text[]) AS r(case_id, patient_pseudonym, body) "
@@ -195,6 +203,8 @@ async def published_identities(conn: asyncpg.Connection, patients: Collection[st
 
 async def save_published_identities(conn: asyncpg.Connection, identities: Sequence[PatientIdentityChanged]) -> None:
     rows = [(i.patient_pseudonym, i.protected_identity, i.key_id, i.revision) for i in identities]
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO patient_identities (patient_pseudonym, protected_identity, key_id, revision) "
         "SELECT * FROM unnest($1::text[], $2::bool[], $3::text[], $4::int[]) "

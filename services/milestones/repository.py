@@ -114,8 +114,13 @@ async def save_milestones(conn: asyncpg.Connection, milestones: Iterable[Milesto
 
 async def set_timers(conn: asyncpg.Connection, fires_on: Mapping[str, date | None]) -> None:
     """The next date each patient's milestones change; None: nothing left to fire."""
-    await conn.execute("DELETE FROM timers WHERE patient_pseudonym = ANY($1::text[])", [patient for patient, day in fires_on.items() if day is None])
+    # Each statement only when it has rows: a round trip per batch costs more than it does.
+    finished = [patient for patient, day in fires_on.items() if day is None]
+    if finished:
+        await conn.execute("DELETE FROM timers WHERE patient_pseudonym = ANY($1::text[])", finished)
     rows = [(patient, day) for patient, day in fires_on.items() if day is not None]
+    if not rows:
+        return
     await conn.execute(
         "INSERT INTO timers (patient_pseudonym, fires_on) SELECT * FROM unnest($1::text[], $2::date[]) "
         "ON CONFLICT (patient_pseudonym) DO UPDATE SET fires_on = excluded.fires_on",
@@ -139,8 +144,13 @@ async def patient_of_case(conn: asyncpg.Connection, case_id: str) -> str | None:
 
 async def record_case_gap(conn: asyncpg.Connection, max_gap: int) -> None:
     """Remember the gap the last case event named; the row is written (and locked) only when it changes."""
-    await conn.execute("INSERT INTO case_gap (max_gap) VALUES ($1) ON CONFLICT (singleton) DO NOTHING", max_gap)
-    await conn.execute("UPDATE case_gap SET max_gap = $1, seen_at = now() WHERE max_gap <> $1", max_gap)
+    # One statement, and no ON CONFLICT DO UPDATE: that would lock the row on every batch, and the
+    # instances' transactions would queue behind it. Both parts see the snapshot before the insert.
+    await conn.execute(
+        "WITH inserted AS (INSERT INTO case_gap (max_gap) VALUES ($1) ON CONFLICT (singleton) DO NOTHING) "
+        "UPDATE case_gap SET max_gap = $1, seen_at = now() WHERE max_gap <> $1",
+        max_gap,
+    )
 
 
 async def last_case_gap(conn: asyncpg.Connection) -> int | None:

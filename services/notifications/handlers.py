@@ -44,6 +44,7 @@ class Alerter:
         held = await repository.alerts_of_milestones(context.conn, {(item.event.case_id, item.event.kind.value) for item in incoming})
         # The case's unit as the case events said it: the alert goes where the case is (docs/alert-lifecycle.md §3).
         facts = await case_facts_store.case_facts_by_id(context.conn, {item.event.case_id for item in incoming})
+        stored = {alert_id for of_milestone in held.values() for alert_id in of_milestone}
         changed: dict[str, AlertChanged] = {}
         published: list[AlertTransition] = []
         for item in incoming:
@@ -62,11 +63,12 @@ class Alerter:
         await repository.save_alerts(context.conn, changed.values(), _patients_of(changed, incoming))
         # Mails and webhooks of the published changes, in this transaction (docs/alert-channels.md §5).
         await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
-        await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
+        await attention_store.forget_attention(context.conn, _announced_again(changed, stored))
 
     async def apply_risk_flags(self, context: ApplyContext, incoming: list[Incoming[RiskFlagChanged]]) -> None:
         await repository.lock_cases(context.conn, {item.event.case_id for item in incoming})
         alerts = await repository.alerts_by_id(context.conn, {risk_alert_id(item.event.case_id) for item in incoming})
+        stored = set(alerts)
         facts = await case_facts_store.case_facts_by_id(context.conn, {item.event.case_id for item in incoming})
         changed: dict[str, AlertChanged] = {}
         published: list[AlertTransition] = []
@@ -84,10 +86,15 @@ class Alerter:
         await repository.save_risk_flag_reasons(context.conn, [item.event for item in incoming])
         await delivery_repository.record_deliveries(context.conn, published, context.clock.now(), self._sending_hours)
         # A flag back after it was withdrawn is announced again: news to every coordinator again.
-        await attention_store.forget_attention(context.conn, [alert_id for alert_id, alert in changed.items() if alert.announce])
+        await attention_store.forget_attention(context.conn, _announced_again(changed, stored))
 
     def _send(self, context: ApplyContext, alert: AlertChanged) -> None:
         publish_alert(context, self._topic, alert)
+
+
+def _announced_again(changed: dict[str, AlertChanged], stored: set[str]) -> list[str]:
+    """The announced alerts that were stored before this batch: only they can have attention to forget."""
+    return [alert_id for alert_id, alert in changed.items() if alert.announce and alert_id in stored]
 
 
 def publish_alert(context: ApplyContext, topic: str, alert: AlertChanged) -> None:
