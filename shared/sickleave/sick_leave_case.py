@@ -95,17 +95,21 @@ class SickLeaveCase(BaseModel):
         return self.start <= day <= self.end
 
     def degree_spans(self) -> tuple[tuple[date, date, int], ...]:
-        # The current degree can only change where some period starts or has just ended, so it
-        # suffices to look at those days and hold the value until the next one.
-        change_days = sorted(
-            {self.start}
-            | {period.start for certificate in self.certificates for period in certificate.periods}
-            | {period.end + ONE_DAY for certificate in self.certificates for period in certificate.periods}
-        )
+        """Maximal runs of one current degree (`current_degree_on`); days no period covers are left out."""
+        # The current degree on a day is that of the first covering period of the covering
+        # certificate signed last: with every period listed certificate by certificate, signed last
+        # first, it is the first covering period in the list. It can only change where some period
+        # starts or has just ended, so those days suffice, each value held until the next one.
+        periods = [
+            (period.start, period.end, period.degree)
+            for certificate in sorted(self.certificates, key=signing_order_key, reverse=True)
+            for period in certificate.periods
+        ]
+        change_days = sorted({self.start} | {start for start, _, _ in periods} | {end + ONE_DAY for _, end, _ in periods})
         change_days = [day for day in change_days if day <= self.end]
         spans: list[tuple[date, date, int]] = []
         for first_day, next_change in zip(change_days, [*change_days[1:], self.end + ONE_DAY], strict=True):
-            degree = self.current_degree_on(first_day)
+            degree = next((degree for start, end, degree in periods if start <= first_day <= end), None)
             last_day = next_change - ONE_DAY
             if degree is None:
                 continue

@@ -654,3 +654,18 @@ def test_cases_do_not_depend_on_order_or_repetition(history: tuple[list[Certific
         assert (later.start - earlier.end).days - 1 > max_gap
     for case in expected:
         assert case.certified_days <= (case.end - case.start).days + 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(history=patient_histories(), max_gap=st.sampled_from([0, 5, 90]))
+def test_degree_spans_say_the_current_degree_of_every_day_of_the_case(history: tuple[list[Certificate], list[str]], max_gap: int):
+    certificates, revoked = history
+
+    for case in assemble_sick_leave_cases(certificates, revoked, max_gap=max_gap):
+        spans = case.degree_spans()
+        by_day = {start + timedelta(days=offset): degree for start, end, degree in spans for offset in range((end - start).days + 1)}
+        days = [case.start + timedelta(days=offset) for offset in range((case.end - case.start).days + 1)]
+
+        assert by_day == {day: case.current_degree_on(day) for day in days if case.current_degree_on(day) is not None}
+        # Maximal: two spans side by side never hold the same degree.
+        assert all(not (left[1] + timedelta(days=1) == right[0] and left[2] == right[2]) for left, right in itertools.pairwise(spans))
