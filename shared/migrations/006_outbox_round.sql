@@ -2,6 +2,7 @@
 -- relay lock, the watermark, the horizon, and the rows between them. Each was a statement and a
 -- round trip of its own. Each query in a volatile function takes a fresh snapshot, so the rows are
 -- read after the horizon (outbox_horizon(), migration 005) and every id up to it is visible.
+-- Only the relay holding the lock writes the watermark, so its row needs no lock of its own.
 --
 -- Answers one row per outbox row to send, each with `locked` and the watermark `sent_through`; when
 -- there is none, one row without an id; when another relay holds the lock, one row with `locked`

@@ -28,9 +28,6 @@ class Period(_Frozen):
     end: date
     degree: int
 
-    def covers(self, day: date) -> bool:
-        return self.start <= day <= self.end
-
 
 class Relation(_Frozen):
     type: RelationType
