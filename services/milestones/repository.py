@@ -114,7 +114,7 @@ async def save_milestones(conn: asyncpg.Connection, milestones: Iterable[Milesto
 
 async def set_timers(conn: asyncpg.Connection, fires_on: Mapping[str, date | None]) -> None:
     """The next date each patient's milestones change; None: nothing left to fire."""
-    # Each statement only when it has rows: a round trip per batch costs more than it does.
+    # Each statement only when it has rows: an empty one is still a round trip.
     finished = [patient for patient, day in fires_on.items() if day is None]
     if finished:
         await conn.execute("DELETE FROM timers WHERE patient_pseudonym = ANY($1::text[])", finished)

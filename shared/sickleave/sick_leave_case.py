@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Collection, Iterable
 from datetime import date, datetime, timedelta
+from functools import cached_property
 
 from pydantic import BaseModel, ConfigDict
 
@@ -87,8 +88,19 @@ class SickLeaveCase(BaseModel):
         return max(covering, key=signing_order_key) if covering else self.latest_certificate
 
     def current_degree_on(self, day: date) -> int | None:
-        period = self.current_certificate_on(day).period_on(day)
-        return period.degree if period else None
+        return _degree_on(self.periods_signed_last_first, day)
+
+    @cached_property
+    def periods_signed_last_first(self) -> tuple[tuple[date, date, int], ...]:
+        """(start, end, degree) of every period; kept once computed: the case is immutable."""
+        # The current degree on a day is that of the first covering period of the covering
+        # certificate signed last (`current_certificate_on`): with every period listed certificate
+        # by certificate, signed last first, it is the first covering period in the list.
+        return tuple(
+            (period.start, period.end, period.degree)
+            for certificate in sorted(self.certificates, key=signing_order_key, reverse=True)
+            for period in certificate.periods
+        )
 
     def is_ongoing_on(self, day: date) -> bool:
         # Gap days inside the case count as ongoing.
@@ -96,20 +108,14 @@ class SickLeaveCase(BaseModel):
 
     def degree_spans(self) -> tuple[tuple[date, date, int], ...]:
         """Maximal runs of one current degree (`current_degree_on`); days no period covers are left out."""
-        # The current degree on a day is that of the first covering period of the covering
-        # certificate signed last: with every period listed certificate by certificate, signed last
-        # first, it is the first covering period in the list. It can only change where some period
-        # starts or has just ended, so those days suffice, each value held until the next one.
-        periods = [
-            (period.start, period.end, period.degree)
-            for certificate in sorted(self.certificates, key=signing_order_key, reverse=True)
-            for period in certificate.periods
-        ]
+        # The degree can only change where some period starts or has just ended, so those days
+        # suffice, each value held until the next one.
+        periods = self.periods_signed_last_first
         change_days = sorted({self.start} | {start for start, _, _ in periods} | {end + ONE_DAY for _, end, _ in periods})
         change_days = [day for day in change_days if day <= self.end]
         spans: list[tuple[date, date, int]] = []
         for first_day, next_change in zip(change_days, [*change_days[1:], self.end + ONE_DAY], strict=True):
-            degree = next((degree for start, end, degree in periods if start <= first_day <= end), None)
+            degree = _degree_on(periods, first_day)
             last_day = next_change - ONE_DAY
             if degree is None:
                 continue
@@ -121,6 +127,10 @@ class SickLeaveCase(BaseModel):
 
     def certificates_in_signing_order(self) -> tuple[Certificate, ...]:
         return tuple(sorted(self.certificates, key=signing_order_key))
+
+
+def _degree_on(periods_signed_last_first: tuple[tuple[date, date, int], ...], day: date) -> int | None:
+    return next((degree for start, end, degree in periods_signed_last_first if start <= day <= end), None)
 
 
 def _distinct_by_id(certificates: Iterable[Certificate]) -> list[Certificate]:

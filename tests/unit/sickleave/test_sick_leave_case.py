@@ -666,6 +666,11 @@ def test_degree_spans_say_the_current_degree_of_every_day_of_the_case(history: t
         by_day = {start + timedelta(days=offset): degree for start, end, degree in spans for offset in range((end - start).days + 1)}
         days = [case.start + timedelta(days=offset) for offset in range((case.end - case.start).days + 1)]
 
-        assert by_day == {day: case.current_degree_on(day) for day in days if case.current_degree_on(day) is not None}
+        # The rule itself: the degree of the covering period of the current certificate.
+        periods = {day: case.current_certificate_on(day).period_on(day) for day in days}
+        current = {day: period.degree for day, period in periods.items() if period is not None}
+
+        assert by_day == current
+        assert all(case.current_degree_on(day) == current.get(day) for day in days)
         # Maximal: two spans side by side never hold the same degree.
         assert all(not (left[1] + timedelta(days=1) == right[0] and left[2] == right[2]) for left, right in itertools.pairwise(spans))
