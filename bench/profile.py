@@ -25,7 +25,12 @@ def py_spy_binary() -> str | None:
     return str(beside_python) if beside_python.exists() else shutil.which("py-spy")
 
 
-def start_recording(pid: int, out: Path, seconds: int, *, rate: int = 100) -> subprocess.Popen[bytes]:
+def start_recording(pid: int, out: Path, seconds: int, *, rate: int = 100, gil: bool = False) -> subprocess.Popen[bytes]:
+    """py-spy on `pid` for `seconds`; with `gil`, only samples that hold the GIL (Python's own CPU time).
+
+    Without it a sample counts as busy whenever the thread is runnable, and on a saturated machine a
+    runnable thread is often waiting for a core: socket writes that wake the database then look dear.
+    """
     binary = py_spy_binary()
     if binary is None:
         raise RuntimeError("py-spy is not installed (pip install py-spy)")
@@ -44,6 +49,7 @@ def start_recording(pid: int, out: Path, seconds: int, *, rate: int = 100) -> su
             "--rate",
             str(rate),
             "--nonblocking",
+            *(["--gil"] if gil else []),
         ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.DEVNULL,

@@ -197,7 +197,7 @@ async def service_outputs(stack: Stack) -> dict[str, dict[str, float]]:
 
 
 async def throughput_phase(
-    stack: Stack, lines: list[bytes], *, py_spy: Path | None, py_spy_seconds: int, py_spy_service: str = "intake"
+    stack: Stack, lines: list[bytes], *, py_spy: Path | None, py_spy_seconds: int, py_spy_service: str = "intake", py_spy_gil: bool = False
 ) -> ThroughputFigures:
     activity = ServiceActivity({name: service.base_url for name, service in service_processes(stack).items()})
     await activity.start()
@@ -208,7 +208,7 @@ async def throughput_phase(
     profiler: subprocess.Popen[bytes] | None = None
     profiled = first_instance(stack, py_spy_service).process
     if py_spy is not None and profiled is not None:
-        profiler = start_recording(profiled.pid, py_spy, py_spy_seconds)
+        profiler = start_recording(profiled.pid, py_spy, py_spy_seconds, gil=py_spy_gil)
     try:
         started = time.perf_counter()
         await publish_lines(stack.bootstrap_servers, stack.topics.name(stack.topics.certificates), lines)
@@ -268,6 +268,10 @@ class BenchRun:
     raw: RawRoundTrip | None = None
     latency: LatencyResult | None = None
     latency_cpu_seconds: dict[str, float] = field(default_factory=dict)
+    latency_profile: list[str] = field(default_factory=list)
+    # Batches each service applied in the latency phase: at a steady rate, what a probe costs is
+    # mostly what a batch costs, times how many batches it takes.
+    latency_batches: dict[str, float] = field(default_factory=dict)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
     statements: list[str] = field(default_factory=list)
     latency_statements: list[str] = field(default_factory=list)
@@ -318,7 +322,7 @@ class BenchRun:
                 "pipelineToRaw": throughput.end_to_end_rate / self.raw.round_trip_rate,
             }
         if self.latency is not None:
-            figures["latency"] = self.latency.summary() | {"cpuSeconds": self.latency_cpu_seconds}
+            figures["latency"] = self.latency.summary() | {"cpuSeconds": self.latency_cpu_seconds, "batches": self.latency_batches}
         return figures
 
     def report(self) -> list[str]:
@@ -384,9 +388,16 @@ class BenchRun:
                 *(f"  {hop:<16} : {self._percentiles(values)}" for hop, values in summary["hopsMs"].items()),
                 "CPU seconds        : "
                 + ", ".join(f"{name} {seconds:.1f}" for name, seconds in sorted(self.latency_cpu_seconds.items(), key=lambda item: -item[1])),
+                "batches applied    : "
+                + ", ".join(
+                    f"{name} {batches:.0f} ({batches / max(self.latency.probes, 1):.2f} per probe)"
+                    for name, batches in sorted(self.latency_batches.items())
+                ),
             ]
         if t.profile:
             out += ["", f"== {t.profiled_service}, py-spy ==", *t.profile]
+        if self.latency_profile:
+            out += ["", f"== {t.profiled_service} in the latency phase, py-spy ==", *self.latency_profile]
         if self.statements:
             out += ["", "== PostgreSQL statements in the throughput phase (pg_stat_statements) ==", *self.statements]
         if self.latency_statements:
@@ -474,13 +485,25 @@ async def _wal_per_relation(stack: Stack, since: str, top: int) -> list[str]:
     return lines
 
 
+def _batches_between(before: dict[str, dict[str, float]], after: dict[str, dict[str, float]]) -> dict[str, float]:
+    return {
+        name: sum(value - before.get(name, {}).get(key, 0.0) for key, value in figures.items() if key.startswith("batches "))
+        for name, figures in after.items()
+    }
+
+
 async def run_phases(stack: Stack, lines: list[bytes], arguments: argparse.Namespace) -> BenchRun:
     since = await reset_statements(stack) if arguments.pg_statements else None
     run = BenchRun(
         cores=psutil.cpu_count() or 1,
         load_before=os.getloadavg(),
         throughput=await throughput_phase(
-            stack, lines, py_spy=arguments.py_spy, py_spy_seconds=arguments.py_spy_seconds, py_spy_service=arguments.py_spy_service
+            stack,
+            lines,
+            py_spy=arguments.py_spy if arguments.py_spy_phase == "throughput" else None,
+            py_spy_seconds=arguments.py_spy_seconds,
+            py_spy_service=arguments.py_spy_service,
+            py_spy_gil=arguments.py_spy_gil,
         ),
     )
     if arguments.pg_statements:
@@ -491,12 +514,23 @@ async def run_phases(stack: Stack, lines: list[bytes], arguments: argparse.Names
     if not arguments.skip_latency:
         if arguments.pg_statements:
             await reset_statements(stack)
+        outputs_before = await service_outputs(stack)
         watch = ProcessWatch.of_stack(stack)
         watch.start()
+        profiled = first_instance(stack, arguments.py_spy_service).process
+        profiler = None
+        if arguments.py_spy is not None and arguments.py_spy_phase == "latency" and profiled is not None:
+            seconds = min(arguments.py_spy_seconds, round(arguments.latency_seconds))
+            profiler = start_recording(profiled.pid, arguments.py_spy, seconds, gil=arguments.py_spy_gil)
         run.latency = await steady_latency(
             stack, BENCH_NOW, rate=arguments.latency_rate, seconds=arguments.latency_seconds, stats_every=arguments.stats_every
         )
         run.latency_cpu_seconds = watch.stop()
+        run.latency_batches = _batches_between(outputs_before, await service_outputs(stack))
+        if profiler is not None:
+            await asyncio.to_thread(profiler.wait)
+            exists = await asyncio.to_thread(arguments.py_spy.exists)
+            run.latency_profile = summarise(arguments.py_spy).lines(10) if exists else ["py-spy wrote no profile"]
         if arguments.pg_statements:
             run.latency_statements = await top_statements(stack, arguments.pg_statements)
     run.load_after = os.getloadavg()
@@ -520,6 +554,10 @@ def main(argv: list[str] | None = None) -> None:
         "--py-spy-service", default="intake", choices=("intake", "milestones", "notifications", "stats"), help="the service --py-spy records"
     )
     parser.add_argument("--py-spy-seconds", type=int, default=30)
+    parser.add_argument("--py-spy-gil", action="store_true", help="count only samples holding the GIL (py-spy --gil): Python's own CPU time")
+    parser.add_argument(
+        "--py-spy-phase", default="throughput", choices=("throughput", "latency"), help="the phase --py-spy records (at most its length)"
+    )
     parser.add_argument(
         "--pg-statements",
         type=int,

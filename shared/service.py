@@ -24,7 +24,6 @@ from fastapi import APIRouter, FastAPI, Response
 from fastapi.responses import JSONResponse
 from faststream import AckPolicy
 from faststream.kafka import KafkaBroker
-from faststream.kafka.annotations import KafkaMessage as KafkaMessageParameter
 from faststream.kafka.message import KafkaMessage
 from faststream.specification import AsyncAPI
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
@@ -45,9 +44,14 @@ ProbeT = TypeVar("ProbeT")
 BackgroundTask = Callable[["ServiceRuntime"], Coroutine[Any, Any, None]]
 
 
-async def _no_decode(_message: Any) -> None:
-    """Records reach the handler as raw bytes; our own decode step classifies bad input."""
-    return
+async def _message_as_body(message: Any) -> Any:
+    """The handler's body is FastStream's message itself: its records as received (our own decode step
+    classifies bad input), its consumer and its nack.
+
+    Asked for as a `Context` parameter instead, the message cost a thread hop on every batch: fast_depends
+    resolves such a parameter in a worker thread.
+    """
+    return message
 
 
 def _with_text_headers(record: ConsumerRecord[Any, Any]) -> ConsumerRecord[Any, Any]:
@@ -212,7 +216,7 @@ class ServiceRuntime:
         if together:
             description = f"One consumer, one transaction per batch, for {len(subscriptions)} topics. {description}"
 
-        async def handler(body: Any, message: KafkaMessageParameter) -> None:
+        async def handler(message: Any) -> None:
             await consumer.handle(message)
 
         title = "And".join(subscription.title for subscription in subscriptions)
@@ -238,7 +242,7 @@ class ServiceRuntime:
             "fetch_max_wait_ms": self.settings.consumer_fetch_max_wait_ms,
             "ack_policy": AckPolicy.MANUAL,
             "auto_offset_reset": "earliest",
-            "decoder": _no_decode,
+            "decoder": _message_as_body,
             "parser": _parse_batch_keeping_records,
             "title": title,
         }
