@@ -273,6 +273,9 @@ class BenchRun:
     # mostly what a batch costs, times how many batches it takes.
     latency_batches: dict[str, float] = field(default_factory=dict)
     load_after: tuple[float, float, float] = (0.0, 0.0, 0.0)
+    # How fast this machine runs plain Python today (see python_speed_ms): runs of other days compare
+    # by their CPU-ms per event only once scaled by it.
+    python_speed_ms: float = 0.0
     statements: list[str] = field(default_factory=list)
     latency_statements: list[str] = field(default_factory=list)
 
@@ -282,6 +285,7 @@ class BenchRun:
             "cores": self.cores,
             "loadAverageBefore": self.load_before,
             "loadAverageAfter": self.load_after,
+            "pythonSpeedMs": self.python_speed_ms,
             "throughput": {
                 "events": throughput.events,
                 "bytes": throughput.bytes,
@@ -329,6 +333,7 @@ class BenchRun:
         t = self.throughput
         out = [
             f"machine            : {self.cores} cores; load average {self._load(self.load_before)} before, {self._load(self.load_after)} after",
+            f"python speed       : {self.python_speed_ms:.0f} ms for a fixed loop of 3 million additions (best of 5; lower is faster)",
             "",
             "== throughput ==",
             f"certificate events : {t.events} ({t.bytes / t.events:.0f} bytes each on average)",
@@ -492,9 +497,26 @@ def _batches_between(before: dict[str, dict[str, float]], after: dict[str, dict[
     }
 
 
+def python_speed_ms() -> float:
+    """The best of five timings of one fixed pure-Python loop, in ms.
+
+    The same code gave 2.0 CPU-ms per event on one day and 3.6 on another on this machine: the
+    virtual machine's cores are not equally fast from day to day. This figure says by how much.
+    """
+    timings = []
+    for _ in range(5):
+        started = time.perf_counter()
+        total = 0
+        for number in range(3_000_000):
+            total += number
+        timings.append(time.perf_counter() - started)
+    return min(timings) * 1000
+
+
 async def run_phases(stack: Stack, lines: list[bytes], arguments: argparse.Namespace) -> BenchRun:
     since = await reset_statements(stack) if arguments.pg_statements else None
     run = BenchRun(
+        python_speed_ms=python_speed_ms(),
         cores=psutil.cpu_count() or 1,
         load_before=os.getloadavg(),
         throughput=await throughput_phase(
