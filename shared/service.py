@@ -418,10 +418,12 @@ def serve(app: FastAPI, settings: ServiceSettings) -> None:
 
     # A batch makes and drops tens of thousands of small objects (decoded events, models, rows). With the default
     # thresholds the collector runs every 700 allocations and rescans the modules' objects each full round; fewer
-    # rounds, and those objects frozen out of them, cost 10-20 % less CPU per event for some 15 MB more memory per
-    # service (bench/README.md, "The event loop and the garbage collector").
+    # rounds, and those objects frozen out of them, cost 10-20 % less CPU per event. The older generations keep
+    # their usual ratio to it (a full round every 10 million allocations): rarer full rounds cost no less CPU and
+    # let cyclic garbage pile up, some 50 MB more per service at 200,000 events (bench/README.md, "The event
+    # loop and the garbage collector").
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.set_threshold(50_000, 20, 10)
     # uvloop: much of a service's time is socket reads and writes to the broker and the database, and libuv's
     # loop spends less CPU on them than asyncio's own (the same section).
     uvicorn.run(app, host=settings.http_host, port=settings.http_port, loop="uvloop", log_config=None, access_log=False, lifespan="on")
