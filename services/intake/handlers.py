@@ -24,7 +24,7 @@ from shared.contracts.risk_flags import RISK_FLAG_CHANGED_TYPE, RiskFlagChanged
 from shared.identity_crypto import IdentityCipher
 from shared.service import Publication, ServiceRuntime, Subscription
 from shared.sickleave.case_changes import case_changes, case_snapshot
-from shared.sickleave.certificate import certificate_from_contract, is_same_certificate
+from shared.sickleave.certificate import Certificate, certificate_from_contract, is_same_certificate
 from shared.sickleave.sick_leave_case import SickLeaveCase, assemble_sick_leave_cases
 
 CertificateEvent = CertificateSigned | CertificateRevoked
@@ -90,7 +90,7 @@ class CertificateIntake:
         affected = {certificate.patient_id for certificate in new_certificates}
         affected |= {known[certificate_id].patient_id for certificate_id, _ in revocations if certificate_id in known}
         if affected:
-            await self._reassemble(context, affected)
+            await self._reassemble(context, affected, {certificate.certificate_id: certificate for certificate in new_certificates})
 
     async def _publish_identities(self, context: ApplyContext, seen: list[SeenIdentity]) -> None:
         """The identity events of the batch's patients that are new or changed, in this transaction."""
@@ -102,10 +102,10 @@ class CertificateIntake:
             self._publish(context, self._identities_topic, PATIENT_IDENTITY_CHANGED_TYPE, change)
         await repository.save_published_identities(context.conn, changes)
 
-    async def _reassemble(self, context: ApplyContext, patients: set[str]) -> None:
+    async def _reassemble(self, context: ApplyContext, patients: set[str], written: dict[str, Certificate]) -> None:
         saved = []
         changed_cases: dict[str, tuple[list[SickLeaveCase], list[SickLeaveCaseChanged]]] = {}
-        for history in await repository.patient_histories(context.conn, patients):
+        for history in await repository.patient_histories(context.conn, patients, written):
             cases = assemble_sick_leave_cases(history.certificates, history.revoked_ids, max_gap=self._settings.max_gap)
             snapshots = [
                 case_snapshot(
