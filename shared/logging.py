@@ -19,12 +19,11 @@ REDACTED = "[redacted]"
 SENSITIVE_KEYS = frozenset({"personnummer", "person_id", "personid", "patient_id", "pnr", "pseudonym_key", "authorization"})
 
 
+UUID_SHAPE = re.compile(r"(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f])")
+
 # The last group of a UUID (an event id) can be twelve digits shaped like a personnummer; a UUID is
 # matched first, as a whole, so it is neither reported nor masked.
-_UUID_OR_PERSONNUMMER = re.compile(
-    r"(?P<uuid>(?<![0-9A-Fa-f])[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}(?![0-9A-Fa-f]))"
-    rf"|(?P<personnummer>{PERSONNUMMER_SHAPE.pattern})"
-)
+_UUID_OR_PERSONNUMMER = re.compile(rf"(?P<uuid>{UUID_SHAPE.pattern})|(?P<personnummer>{PERSONNUMMER_SHAPE.pattern})")
 
 
 def find_personnummer(text: str) -> list[str]:
