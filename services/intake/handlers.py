@@ -12,7 +12,7 @@ from services.intake.pseudonym import pseudonymise
 from services.intake.risk_flags import flag_changes, load_fmb_table, risk_flags
 from services.intake.settings import IntakeSettings
 from shared.consumer import ApplyContext, BadEvent, Incoming
-from shared.contracts.cases import CASE_CHANGED_TYPE, SickLeaveCaseChanged
+from shared.contracts.cases import CASE_CHANGED_TYPE, CaseStatus, SickLeaveCaseChanged
 from shared.contracts.certificates import (
     BadCertificateEvent,
     CertificateRevoked,
@@ -120,7 +120,16 @@ class CertificateIntake:
             for change in changes:
                 numbered = change.model_copy(update={"patient_revision": revision, "revision_event_count": len(changes)})
                 self._publish(context, self._cases_topic, CASE_CHANGED_TYPE, numbered)
-            saved.append((history.patient_pseudonym, snapshots, revision))
+            # The snapshots of the cases that changed: a removed case is not among them, and an unchanged one is stored already.
+            changed_ids = {change.case_id for change in changes if change.status is CaseStatus.ACTIVE}
+            saved.append(
+                repository.SavedCases(
+                    history.patient_pseudonym,
+                    [snapshot.case_id for snapshot in snapshots],
+                    [snapshot for snapshot in snapshots if snapshot.case_id in changed_ids],
+                    revision,
+                )
+            )
             changed_cases[history.patient_pseudonym] = (list(cases), snapshots)
         await repository.save_cases(context.conn, saved)
         await self._reflag(context, changed_cases)

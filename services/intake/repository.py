@@ -103,24 +103,38 @@ async def patient_histories(
     return list(histories.values())
 
 
-async def save_cases(conn: asyncpg.Connection, saved: Sequence[tuple[str, Sequence[SickLeaveCaseChanged], int]]) -> None:
-    """Store, for each (patient, cases, revision), the patient's cases as now published."""
+@dataclass(frozen=True)
+class SavedCases:
+    """A patient's cases as now published: every case id that exists, the cases to write, the new revision."""
+
+    patient_pseudonym: str
+    case_ids: Sequence[str]
+    # Only new and changed cases: an unchanged case's stored snapshot is already the same row.
+    changed: Sequence[SickLeaveCaseChanged]
+    revision: int
+
+
+async def save_cases(conn: asyncpg.Connection, saved: Sequence[SavedCases]) -> None:
+    """Store each patient's cases as now published: removed ones deleted, changed ones written, the revision."""
     if not saved:
         return
     # Case ids are certificate ids, so they are unique across patients.
     await conn.execute(
         "DELETE FROM cases WHERE patient_pseudonym = ANY($1::text[]) AND NOT (case_id = ANY($2::text[]))",
-        [patient for patient, _, _ in saved],
-        [case.case_id for _, cases, _ in saved for case in cases],
+        [patient.patient_pseudonym for patient in saved],
+        [case_id for patient in saved for case_id in patient.case_ids],
     )
-    rows = last_per_key([(case.case_id, patient, case.model_dump_json()) for patient, cases, _ in saved for case in cases], itemgetter(0))
-    await conn.execute(
-        "INSERT INTO cases (case_id, patient_pseudonym, body) SELECT case_id, patient_pseudonym, body::jsonb "
-        "FROM unnest($1::text[], $2::text[], $3::text[]) AS r(case_id, patient_pseudonym, body) "
-        "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
-        *columns(rows, 3),
+    rows = last_per_key(
+        [(case.case_id, patient.patient_pseudonym, case.model_dump_json()) for patient in saved for case in patient.changed], itemgetter(0)
     )
-    revisions = last_per_key([(patient, revision) for patient, _, revision in saved], itemgetter(0))
+    if rows:
+        await conn.execute(
+            "INSERT INTO cases (case_id, patient_pseudonym, body) SELECT case_id, patient_pseudonym, body::jsonb "
+            "FROM unnest($1::text[], $2::text[], $3::text[]) AS r(case_id, patient_pseudonym, body) "
+            "ON CONFLICT (case_id) DO UPDATE SET patient_pseudonym = excluded.patient_pseudonym, body = excluded.body",
+            *columns(rows, 3),
+        )
+    revisions = last_per_key([(patient.patient_pseudonym, patient.revision) for patient in saved], itemgetter(0))
     await conn.execute(
         "UPDATE patients p SET revision = r.revision FROM unnest($1::text[], $2::int[]) AS r(patient_pseudonym, revision) "
         "WHERE p.patient_pseudonym = r.patient_pseudonym",

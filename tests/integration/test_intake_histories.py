@@ -12,10 +12,13 @@ from reko.stack import create_database
 from services.intake import repository
 from services.intake.app import MIGRATIONS
 from services.intake.pseudonym import pseudonymise
+from shared.contracts.cases import SickLeaveCaseChanged
 from shared.contracts.certificates import CertificateSigned, parse_certificate_event
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from shared.personnummer import parse_personnummer
+from shared.sickleave.case_changes import case_snapshot
 from shared.sickleave.certificate import Certificate, certificate_from_contract
+from shared.sickleave.sick_leave_case import assemble_sick_leave_cases
 from tests.support import WOMAN, signed_event
 
 pytestmark = pytest.mark.integration
@@ -64,3 +67,36 @@ async def test_a_history_holds_the_certificates_a_transaction_stored_as_they_are
     assert set(by_id(with_written)) == {"c1", "c2", "c3"}
     assert by_id(with_written)["c3"] is later
     assert with_written.revoked_ids == read_back.revoked_ids == {"c1"}
+
+
+async def test_saving_a_patients_cases_writes_only_the_changed_ones_deletes_the_removed_and_keeps_the_rest_as_stored(
+    intake_pool: asyncpg.Pool,
+) -> None:
+    first = certificate("e1", "c1", "2026-01-05", "2026-01-18", "2026-01-05T09:00:00+01:00")
+    # Far enough apart to be cases of their own.
+    second = certificate("e2", "c2", "2026-04-01", "2026-04-14", "2026-04-01T09:00:00+02:00")
+    third = certificate("e3", "c3", "2026-08-03", "2026-08-16", "2026-08-03T09:00:00+02:00")
+    patient = first.patient_id
+    identity = parse_personnummer(WOMAN, on=date(2026, 1, 5))
+    cases = {
+        c.certificate_id: case_snapshot(case, patient_pseudonym=patient, birth_date=identity.birth_date, sex=identity.sex.value)
+        for c, case in zip([first, second, third], assemble_sick_leave_cases([first, second, third], set()), strict=True)
+    }
+    async with intake_pool.acquire() as conn, conn.transaction():
+        await repository.add_patients(conn, [(patient, identity.birth_date, identity.sex.value)])
+        await repository.save_cases(conn, [repository.SavedCases(patient, ["c1", "c2", "c3"], list(cases.values()), 1)])
+    async with intake_pool.acquire() as conn:
+        stored_before = {row["case_id"]: row["xmin"] for row in await conn.fetch("SELECT case_id, xmin::text FROM cases")}
+    extended = cases["c2"].model_copy(update={"end": date(2026, 4, 30)})
+    async with intake_pool.acquire() as conn, conn.transaction():
+        await repository.save_cases(conn, [repository.SavedCases(patient, ["c1", "c2"], [extended], 2)])
+    async with intake_pool.acquire() as conn:
+        rows = {row["case_id"]: row for row in await conn.fetch("SELECT case_id, xmin::text, body FROM cases")}
+        revision = await conn.fetchval("SELECT revision FROM patients WHERE patient_pseudonym = $1", patient)
+
+    assert set(rows) == {"c1", "c2"}
+    assert rows["c1"]["xmin"] == stored_before["c1"]
+    assert rows["c2"]["xmin"] != stored_before["c2"]
+    assert SickLeaveCaseChanged.model_validate(rows["c2"]["body"]) == extended
+    assert SickLeaveCaseChanged.model_validate(rows["c1"]["body"]) == cases["c1"]
+    assert revision == 2

@@ -157,7 +157,7 @@ async def store_feed(conn: asyncpg.Connection, feed: list[dict[str, Any]]) -> No
         snapshots = [
             case_snapshot(case, patient_pseudonym=history.patient_pseudonym, birth_date=history.birth_date, sex=history.sex) for case in cases
         ]
-        saved.append((history.patient_pseudonym, snapshots, 1))
+        saved.append(repository.SavedCases(history.patient_pseudonym, [s.case_id for s in snapshots], snapshots, 1))
     await repository.save_cases(conn, saved)
 
 
