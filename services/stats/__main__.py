@@ -54,7 +54,7 @@ def main(argv: Sequence[str] | None = None) -> None:
         print(f"loaded {loaded} listings")
         return
     if arguments[:1] == ["rebuild"]:
-        print(f"rebuilt the aggregates: {asyncio.run(rebuild(settings))} rows")
+        print(f"rebuilt the aggregates: {asyncio.run(rebuild(settings))} cells")
         return
     serve(create_app(settings), settings)
 

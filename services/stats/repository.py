@@ -9,7 +9,17 @@ from typing import Any
 import asyncpg
 import orjson
 
-from services.stats.statistics import BoundaryKey, CaseFact, Cube, CubeKey, boundary_changes
+from services.stats.statistics import (
+    BoundaryKey,
+    CaseFact,
+    CountsKey,
+    Cube,
+    CubeKey,
+    boundary_changes,
+    counted_cells,
+    counted_changes,
+    counted_span,
+)
 from shared.contracts.cases import CaseStatus, SickLeaveCaseChanged
 from shared.db import columns, json_text
 from shared.sickleave.case_projection import RevisionProgress, project_case_events
@@ -100,6 +110,41 @@ def _fact(row: Sequence[Any]) -> CaseFact:
 
 
 async def add_boundaries(conn: asyncpg.Connection, changes: Mapping[BoundaryKey, int]) -> None:
+    vectors, cells = counted_changes(changes)
+    await _add_counts(conn, vectors)
+    await _add_cells(conn, cells)
+
+
+def _counts_text(counts: Sequence[int]) -> str:
+    # As array text: a list of lists in an int[][] parameter would be unnested into its elements.
+    return "{" + ",".join(map(str, counts)) + "}"
+
+
+async def _add_counts(conn: asyncpg.Connection, vectors: Mapping[CountsKey, Sequence[int]]) -> None:
+    if not vectors:
+        return
+    # In key order, so that two instances adding to the same rows lock them in the same order.
+    rows = [(*key, _counts_text(counts)) for key, counts in sorted(vectors.items())]
+    emptied = await conn.fetch(
+        "WITH upserted AS ("
+        " INSERT INTO boundary_counts (care_unit_hsa_id, sex, boundary, day, counts)"
+        " SELECT care_unit_hsa_id, sex, boundary, day, counts::integer[]"
+        " FROM unnest($1::text[], $2::text[], $3::text[], $4::date[], $5::text[]) AS r(care_unit_hsa_id, sex, boundary, day, counts)"
+        " ON CONFLICT (boundary, day, care_unit_hsa_id, sex) DO UPDATE SET counts = boundary_counts_sum(boundary_counts.counts, excluded.counts)"
+        " RETURNING care_unit_hsa_id, sex, boundary, day, counts"
+        ") SELECT care_unit_hsa_id, sex, boundary, day FROM upserted WHERE 0 = ALL(counts)",
+        *columns(rows, 5),
+    )
+    # A row back at zero everywhere is dropped, so the incremental table and a rebuild hold the same rows.
+    if emptied:
+        await conn.execute(
+            "DELETE FROM boundary_counts b USING unnest($1::text[], $2::text[], $3::text[], $4::date[]) AS e(care_unit_hsa_id, sex, boundary, day) "
+            "WHERE 0 = ALL(b.counts) AND (b.boundary, b.day, b.care_unit_hsa_id, b.sex) = (e.boundary, e.day, e.care_unit_hsa_id, e.sex)",
+            *columns([tuple(row) for row in emptied], 4),
+        )
+
+
+async def _add_cells(conn: asyncpg.Connection, changes: Mapping[BoundaryKey, int]) -> None:
     if not changes:
         return
     rows = [(*key, count) for key, count in sorted(changes.items())]
@@ -112,7 +157,6 @@ async def add_boundaries(conn: asyncpg.Connection, changes: Mapping[BoundaryKey,
         ") SELECT breakdown, category, care_unit_hsa_id, sex, boundary, day FROM upserted WHERE cases = 0",
         *columns(rows, 7),
     )
-    # A cell back at zero is dropped, so the incremental table and a rebuild hold the same rows.
     # Only the cells this batch emptied are looked up, each by its whole key.
     if emptied:
         await conn.execute(
@@ -125,59 +169,86 @@ async def add_boundaries(conn: asyncpg.Connection, changes: Mapping[BoundaryKey,
 
 
 async def rebuild_boundaries(conn: asyncpg.Connection) -> int:
-    """Make the kept aggregates again from every stored fact; answers how many rows they hold."""
+    """Make the kept aggregates again from every stored fact; answers how many cells (not zero) they hold."""
     await conn.execute("LOCK TABLE case_facts IN SHARE MODE")
     await conn.execute("DELETE FROM case_boundaries")
+    await conn.execute("DELETE FROM boundary_counts")
     await add_boundaries(conn, boundary_changes([], await _facts_where(conn, "true")))
-    return int(await conn.fetchval("SELECT count(*) FROM case_boundaries"))
+    return len(await boundary_rows(conn))
 
 
 async def boundary_rows(conn: asyncpg.Connection) -> dict[BoundaryKey, int]:
+    """Every cell of the kept aggregates that is not zero, whichever table holds it."""
     rows = await conn.fetch("SELECT breakdown, category, care_unit_hsa_id, sex, boundary, day, cases FROM case_boundaries")
-    return {(row["breakdown"], row["category"], row["care_unit_hsa_id"], row["sex"], row["boundary"], row["day"]): row["cases"] for row in rows}
+    kept = {(row["breakdown"], row["category"], row["care_unit_hsa_id"], row["sex"], row["boundary"], row["day"]): row["cases"] for row in rows}
+    for row in await conn.fetch("SELECT care_unit_hsa_id, sex, boundary, day, counts FROM boundary_counts"):
+        kept.update(counted_cells((row["care_unit_hsa_id"], row["sex"], row["boundary"], row["day"]), row["counts"]))
+    return kept
+
+
+# The counts of one breakdown, a category per row: its slice of each vector, its position naming the category.
+_COUNTED_SELECT = """
+    SELECT p.number, b.care_unit_hsa_id, ($4::text[])[c.position::integer] AS category, b.sex, sum({value}) AS cases
+    FROM periods p
+    JOIN boundary_counts b ON {condition}
+    CROSS JOIN LATERAL unnest(b.counts[$5::integer:$6::integer]) WITH ORDINALITY AS c(cases, position)
+    GROUP BY p.number, b.care_unit_hsa_id, c.position, b.sex
+"""
+_CELLS_SELECT = """
+    SELECT p.number, b.care_unit_hsa_id, b.category, b.sex, sum({value}) AS cases
+    FROM periods p
+    JOIN case_boundaries b ON b.breakdown = $1 AND ({condition})
+    GROUP BY p.number, b.care_unit_hsa_id, b.category, b.sex
+"""
+
+
+async def _breakdown_cubes(
+    conn: asyncpg.Connection, breakdown: str, periods: Sequence[tuple[date, date]], *, value: str, condition: str, boundary: str | None = None
+) -> list[Cube]:
+    """Per period, the sums of `value` over the boundaries that meet `condition`, from both tables."""
+    span = counted_span(breakdown)
+    selects = [_CELLS_SELECT.format(value=value, condition=condition)]
+    arguments: list[Any] = [breakdown, [first for first, _ in periods], [last for _, last in periods]]
+    if span is not None:
+        first_position, categories = span
+        selects.append(_COUNTED_SELECT.format(value=value.replace("b.cases", "c.cases"), condition=condition))
+        # PostgreSQL's arrays count from 1.
+        arguments += [list(categories), first_position + 1, first_position + len(categories)]
+    if boundary is not None:
+        arguments.append(boundary)
+    parameter = len(arguments)
+    query = "WITH periods AS (SELECT * FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS p(first, last, number)) " + " UNION ALL ".join(selects)
+    rows = await conn.fetch(query.replace("$boundary", f"${parameter}::text"), *arguments)
+    return _cubes_by_period(rows, len(periods))
 
 
 async def ongoing_cubes(conn: asyncpg.Connection, breakdown: str, periods: Sequence[tuple[date, date]]) -> list[Cube]:
     """Per period, the cases counted in the breakdown at any time in it: started by its last day and not ended before its first."""
-    rows = await conn.fetch(
-        """
-        SELECT p.number, b.care_unit_hsa_id, b.category, b.sex,
-               sum(CASE WHEN b.boundary = 'start' THEN b.cases ELSE -b.cases END) AS cases
-        FROM unnest($2::date[], $3::date[]) WITH ORDINALITY AS p(first, last, number)
-        JOIN case_boundaries b ON b.breakdown = $1
-             AND ((b.boundary = 'start' AND b.day <= p.last) OR (b.boundary = 'end' AND b.day < p.first))
-        GROUP BY p.number, b.care_unit_hsa_id, b.category, b.sex
-        """,
+    return await _breakdown_cubes(
+        conn,
         breakdown,
-        [first for first, _ in periods],
-        [last for _, last in periods],
+        periods,
+        value="CASE WHEN b.boundary = 'start' THEN b.cases ELSE -b.cases END",
+        condition="(b.boundary = 'start' AND b.day <= p.last) OR (b.boundary = 'end' AND b.day < p.first)",
     )
-    return _cubes_by_period(rows, len(periods))
 
 
 async def boundary_cubes(conn: asyncpg.Connection, breakdown: str, boundary: str, periods: Sequence[tuple[date, date]]) -> list[Cube]:
     """Per period, the cases of the breakdown that start (or end) within it."""
-    rows = await conn.fetch(
-        """
-        SELECT p.number, b.care_unit_hsa_id, b.category, b.sex, sum(b.cases) AS cases
-        FROM unnest($3::date[], $4::date[]) WITH ORDINALITY AS p(first, last, number)
-        JOIN case_boundaries b ON b.breakdown = $1 AND b.boundary = $2 AND b.day BETWEEN p.first AND p.last
-        GROUP BY p.number, b.care_unit_hsa_id, b.category, b.sex
-        """,
-        breakdown,
-        boundary,
-        [first for first, _ in periods],
-        [last for _, last in periods],
+    return await _breakdown_cubes(
+        conn, breakdown, periods, value="b.cases", condition="b.boundary = $boundary AND b.day BETWEEN p.first AND p.last", boundary=boundary
     )
-    return _cubes_by_period(rows, len(periods))
 
 
 def _cubes_by_period(rows: Sequence[Any], count: int) -> list[Cube]:
     cubes: list[dict[CubeKey, int]] = [{} for _ in range(count)]
+    # A category may come from both tables (a vector's and a cell of its own): the two add up.
     for row in rows:
         if row["cases"]:
-            cubes[row["number"] - 1][(row["care_unit_hsa_id"], row["category"], row["sex"])] = int(row["cases"])
-    return list(cubes)
+            cube = cubes[row["number"] - 1]
+            key = (row["care_unit_hsa_id"], row["category"], row["sex"])
+            cube[key] = cube.get(key, 0) + int(row["cases"])
+    return [{key: cases for key, cases in cube.items() if cases} for cube in cubes]
 
 
 async def ongoing_by_unit_and_sex(conn: asyncpg.Connection, day: date, care_unit_hsa_id: str | None = None) -> dict[str, dict[str, int]]:

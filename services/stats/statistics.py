@@ -337,3 +337,52 @@ def boundary_changes(old: Iterable[CaseFact], new: Iterable[CaseFact]) -> dict[B
     for fact in old:
         change.subtract(boundaries(fact))
     return {key: count for key, count in change.items() if count}
+
+
+# The breakdowns whose categories are a closed vocabulary are stored as one vector of counts per (unit, sex,
+# boundary, day), in this order (docs/statistics.md §7): a case extended then moves two rows, its old end and its
+# new one, instead of one row per breakdown. The certified days, and any category outside the vocabulary, keep a
+# row per cell. A change of this order needs a migration of the stored vectors.
+COUNTED_CELLS: tuple[tuple[str, str], ...] = (
+    (OngoingDimension.SEX.value, ALL),
+    *((OngoingDimension.LENGTH_BAND.value, band) for band in COORDINATOR_LENGTH_BANDS),
+    *((OngoingDimension.DIAGNOSIS_GROUP.value, group) for group in DIAGNOSIS_GROUPS),
+    *((OngoingDimension.DEGREE.value, degree) for degree in DEGREES),
+    *((OngoingDimension.AGE_BAND.value, band) for band in AGE_BANDS),
+    *((MONTHLY_LENGTH_BAND, band) for band in MONTHLY_LENGTH_BANDS),
+    (LONG_CASES, ALL),
+)
+_COUNTED_POSITION = {cell: position for position, cell in enumerate(COUNTED_CELLS)}
+
+# (care unit, sex, boundary, day): one row of counts.
+CountsKey = tuple[str, str, str, date]
+
+
+def counted_span(breakdown: str) -> tuple[int, tuple[str, ...]] | None:
+    """Where a breakdown's categories start in the vector, and which they are in order; None when it has none there."""
+    positions = [(position, category) for position, (name, category) in enumerate(COUNTED_CELLS) if name == breakdown]
+    if not positions:
+        return None
+    return positions[0][0], tuple(category for _, category in positions)
+
+
+def counted_changes(changes: Mapping[BoundaryKey, int]) -> tuple[dict[CountsKey, tuple[int, ...]], dict[BoundaryKey, int]]:
+    """Boundary changes split into vectors of counts (the closed vocabulary) and the cells kept one by one."""
+    vectors: dict[CountsKey, list[int]] = {}
+    cells: dict[BoundaryKey, int] = {}
+    for key, count in changes.items():
+        breakdown, category, unit, sex, boundary, day = key
+        position = _COUNTED_POSITION.get((breakdown, category))
+        if position is None:
+            cells[key] = count
+            continue
+        vectors.setdefault((unit, sex, boundary, day), [0] * len(COUNTED_CELLS))[position] += count
+    return {key: tuple(vector) for key, vector in vectors.items() if any(vector)}, cells
+
+
+def counted_cells(key: CountsKey, counts: Iterable[int]) -> dict[BoundaryKey, int]:
+    """The cells a stored vector of counts holds, those that are not zero."""
+    unit, sex, boundary, day = key
+    return {
+        (breakdown, category, unit, sex, boundary, day): count for (breakdown, category), count in zip(COUNTED_CELLS, counts, strict=True) if count
+    }

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import random
-from datetime import date
+from datetime import date, timedelta
 
 import pytest
 
 from services.stats import repository
 from services.stats.app import MIGRATIONS
-from services.stats.statistics import boundary_changes
+from services.stats.statistics import CaseFact, boundary_changes
 from shared.contracts.cases import CaseChange, CaseStatus, DegreeSpan, SickLeaveCaseChanged
 from shared.db import PLATFORM_MIGRATIONS, create_pool, migrate
 from tests.support import employed_case_event
@@ -108,8 +108,51 @@ async def test_the_rebuild_command_makes_the_aggregates_from_the_stored_facts(da
             await repository.apply_case_events(conn, history())
         kept = await repository.boundary_rows(conn)
         await conn.execute("DELETE FROM case_boundaries")
+        await conn.execute("DELETE FROM boundary_counts")
 
     assert await rebuild(StatsSettings(database_url=database_url)) == len(kept)
     async with pool.acquire() as conn:
         assert await repository.boundary_rows(conn) == kept
     await pool.close()
+
+
+async def test_the_upgrade_moves_the_aggregates_kept_a_row_per_cell_into_vectors_of_counts_and_keeps_every_cell(database_url, tmp_path):
+    facts = [
+        CaseFact(
+            case_id=event.case_id,
+            sex=event.sex,
+            care_unit_hsa_id=event.care_unit_hsa_id,
+            care_provider_hsa_id=event.care_provider_hsa_id,
+            diagnosis_group="psychiatric",
+            start=event.start,
+            end=event.end,
+            certified_days=event.certified_days,
+            degrees=((event.start, event.start + timedelta(days=9), 50),),
+            age_bands=((event.start, event.end, "31-40"),),
+        )
+        for event in history()
+        if event.status is CaseStatus.ACTIVE
+    ]
+    cells = boundary_changes([], facts)
+    # One category outside the vocabulary, as a cell of its own, stays one.
+    cells[("degree", "40", "SE2321000000-1001", "F", "start", date(2026, 3, 1))] = 2
+    before_vectors = tmp_path / "migrations"
+    before_vectors.mkdir()
+    for earlier in sorted(MIGRATIONS.glob("*.sql")):
+        if earlier.name < "005":
+            (before_vectors / earlier.name).write_text(earlier.read_text())
+    pool = await create_pool(database_url, "stats_upgrade", size=1)
+    await migrate(pool, "stats_upgrade", PLATFORM_MIGRATIONS, before_vectors)
+    async with pool.acquire() as conn:
+        await conn.executemany(
+            "INSERT INTO case_boundaries (breakdown, category, care_unit_hsa_id, sex, boundary, day, cases) VALUES ($1, $2, $3, $4, $5, $6, $7)",
+            [(*key, count) for key, count in cells.items()],
+        )
+    assert await migrate(pool, "stats_upgrade", PLATFORM_MIGRATIONS, MIGRATIONS) == ["005_boundary_counts.sql"]
+    async with pool.acquire() as conn:
+        kept = await repository.boundary_rows(conn)
+        left_as_cells = await conn.fetchval("SELECT count(*) FROM case_boundaries WHERE breakdown <> 'certifiedDays'")
+    await pool.close()
+
+    assert kept == cells
+    assert left_as_cells == 1

@@ -5,6 +5,9 @@ from datetime import date
 import pytest
 
 from services.stats.statistics import (
+    CERTIFIED_DAYS,
+    COUNTED_CELLS,
+    DIAGNOSIS_GROUPS,
     END,
     START,
     CaseFact,
@@ -14,6 +17,9 @@ from services.stats.statistics import (
     boundaries,
     boundary_changes,
     coordinator_length_band,
+    counted_cells,
+    counted_changes,
+    counted_span,
     gender_share,
     median_days,
     median_of,
@@ -151,3 +157,35 @@ def test_a_changed_case_changes_the_kept_aggregates_by_its_new_boundaries_less_i
     assert change[("sex", "ALL", "U1", "F", END, date(2026, 4, 30))] == 1
     assert ("sex", "ALL", "U1", "F", START, date(2026, 3, 1)) not in change
     assert boundary_changes([before], [before]) == {}
+
+
+def test_an_extended_case_moves_two_vectors_of_counts_and_its_certified_days_stay_cells_of_their_own():
+    before = fact("c1", date(2026, 3, 1), date(2026, 3, 31), 31)
+    after = fact("c1", date(2026, 3, 1), date(2026, 4, 30), 61)
+    vectors, cells = counted_changes(boundary_changes([before], [after]))
+    old_end, new_end = ("U1", "F", END, date(2026, 3, 31)), ("U1", "F", END, date(2026, 4, 30))
+    # The length bands change too (31 to 61 days), so their start moves from one category to the other.
+    assert set(vectors) == {old_end, new_end, ("U1", "F", START, date(2026, 3, 1))}
+    assert counted_cells(new_end, vectors[new_end]) == {
+        key: count for key, count in boundaries(after).items() if key[4] == END and key[0] != CERTIFIED_DAYS
+    }
+    assert set(cells) == {
+        (CERTIFIED_DAYS, "31", "U1", "F", END, date(2026, 3, 31)),
+        (CERTIFIED_DAYS, "61", "U1", "F", END, date(2026, 4, 30)),
+    }
+
+
+def test_a_category_outside_the_vocabulary_is_kept_as_a_cell_and_a_vector_of_zeros_is_left_out():
+    unknown = ("degree", "40", "U1", "F", START, date(2026, 3, 1))
+    known = ("degree", "50", "U1", "F", START, date(2026, 3, 1))
+    vectors, cells = counted_changes({unknown: 1, known: 0})
+    assert vectors == {}
+    assert cells == {unknown: 1}
+
+
+def test_every_breakdown_of_the_vector_names_its_categories_in_order_and_where_they_start():
+    spans = {breakdown: counted_span(breakdown) for breakdown, _ in COUNTED_CELLS}
+    assert spans["sex"] == (0, ("ALL",))
+    assert spans["diagnosisGroup"] == (5, DIAGNOSIS_GROUPS)
+    assert sum(len(categories) for _, categories in filter(None, spans.values())) == len(COUNTED_CELLS)
+    assert counted_span(CERTIFIED_DAYS) is None
