@@ -64,6 +64,9 @@ class _Rejected:
     reason: str
 
 
+# The inbox's primary key: a violation of it is a race with another instance, not a bad record.
+_INBOX_KEY = "inbox_pkey"
+
 # The class of a dead letter whose own headers could not be stored; it goes with bytes and position only.
 _UNSTORABLE = "ProcessingError:UnstorableDeadLetter"
 
@@ -221,6 +224,13 @@ class BatchConsumer(Generic[EventT]):
             try:
                 await self._transaction(items)
                 return
+            except asyncpg.UniqueViolationError as problem:
+                if problem.constraint_name != _INBOX_KEY:
+                    raise
+                # Another instance applied one of these events first: tried again, the batch skips it.
+                self._metrics.transient_failures.labels(stage="consume").inc()
+                log.warning("batch retrying: another consumer applied some of its events meanwhile", consumer=self.name)
+                await backoff.sleep()
             except TRANSIENT_ERRORS as problem:
                 self._metrics.transient_failures.labels(stage="consume").inc()
                 log.warning(
@@ -267,20 +277,28 @@ class BatchConsumer(Generic[EventT]):
         outbox = Outbox(source=self._outbox_source)
         routes = [self._route(item.record) for item in items]
         async with self._connections().acquire() as conn, conn.transaction():
+            # Each identity once: the same id twice in one batch is applied at its first occurrence.
+            keys: dict[tuple[str, str], Incoming[EventT] | _Rejected] = {}
+            for item, route in zip(items, routes, strict=True):
+                keys.setdefault((route.inbox_name, item.event_id), item)
+            # A plain insert of the identities not there yet: ON CONFLICT would cost every row a speculative
+            # insertion (one more log record). Should another instance insert one of them meanwhile (a
+            # rebalance), the unique index refuses it and the whole batch is retried (`_INBOX_RACE`).
             fresh_keys = {
                 (row["consumer"], row["event_id"])
                 for row in await conn.fetch(
                     """
                     INSERT INTO inbox (consumer, event_id, topic, partition, "offset")
                     SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::int[], $5::bigint[])
-                    ON CONFLICT DO NOTHING
+                        AS r(consumer, event_id, topic, partition, "offset")
+                    WHERE NOT EXISTS (SELECT 1 FROM inbox i WHERE i.consumer = r.consumer AND i.event_id = r.event_id)
                     RETURNING consumer, event_id
                     """,
-                    [route.inbox_name for route in routes],
-                    [item.event_id for item in items],
-                    [item.record.topic for item in items],
-                    [item.record.partition for item in items],
-                    [item.record.offset for item in items],
+                    [consumer for consumer, _ in keys],
+                    [event_id for _, event_id in keys],
+                    [item.record.topic for item in keys.values()],
+                    [item.record.partition for item in keys.values()],
+                    [item.record.offset for item in keys.values()],
                 )
             }
             # One context per route: the same transaction and outbox, each with its topic's dead letters.

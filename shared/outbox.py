@@ -134,6 +134,8 @@ class OutgoingRecord:
     value: bytes
     headers: dict[str, str]
     event_id: str
+    # A dead letter's id is its source position, so the same one may be written twice; an event's never.
+    dead_letter: bool = False
 
 
 @dataclass
@@ -176,7 +178,7 @@ class Outbox:
             failed_at=failed_at,
         )
         event_id = f"dlq:{original_topic}:{partition}:{offset}"
-        self.records.append(OutgoingRecord(topic, key, value, headers, event_id))
+        self.records.append(OutgoingRecord(topic, key, value, headers, event_id, dead_letter=True))
 
     async def write(self, conn: asyncpg.Connection) -> None:
         if not self.records:
@@ -184,24 +186,40 @@ class Outbox:
         # Held until this transaction ends: the relay reads its horizon only while no writer holds it
         # (docs/architecture.md §5), so these ids can never commit below a horizon it has passed.
         await conn.execute(f"SELECT pg_advisory_xact_lock_shared({_WRITERS_LOCK})")
-        # ON CONFLICT: a dead letter for the same source offset may be written again after a crash
-        # between the database commit and the offset commit; the first one stands.
-        # One statement for the whole batch; ordinality keeps the ids (the relay's order) in list order.
+        # Two inserts in one statement. Events carry ids made for this write, so they cannot conflict and
+        # go in plainly (ON CONFLICT costs each row a speculative insertion: a pre-check and one more log
+        # record). A dead letter's id names its source offset, and it may be written again after a crash
+        # between the database commit and the offset commit: ON CONFLICT keeps the first one.
+        # Ordinality keeps the ids (the relay's order) in list order; the two kinds go to different topics.
         # The relay's wake-up goes with it, naming the highest id written, so a relay that has already
         # sent past it starts no round; PostgreSQL delivers it at the commit, or never.
+        events = [record for record in self.records if not record.dead_letter]
+        letters = [record for record in self.records if record.dead_letter]
+
+        def arrays(records: list[OutgoingRecord]) -> list[list[Any]]:
+            return [
+                [record.event_id for record in records],
+                [record.topic for record in records],
+                [record.key for record in records],
+                [record.value for record in records],
+                [record.headers for record in records],
+            ]
+
+        # Each unnest is read once, so PostgreSQL streams it into its insert instead of keeping a copy.
         await conn.execute(
-            "WITH written AS ("
-            "INSERT INTO outbox (event_id, topic, key, value, headers) "
-            "SELECT event_id, topic, key, value, headers "
+            "WITH events AS ("
+            "INSERT INTO outbox (event_id, topic, key, value, headers) SELECT event_id, topic, key, value, headers "
             "FROM unnest($1::text[], $2::text[], $3::bytea[], $4::bytea[], $5::jsonb[]) WITH ORDINALITY "
+            "AS r(event_id, topic, key, value, headers, position) ORDER BY position RETURNING id"
+            "), letters AS ("
+            "INSERT INTO outbox (event_id, topic, key, value, headers) SELECT event_id, topic, key, value, headers "
+            "FROM unnest($6::text[], $7::text[], $8::bytea[], $9::bytea[], $10::jsonb[]) WITH ORDINALITY "
             "AS r(event_id, topic, key, value, headers, position) ORDER BY position "
             "ON CONFLICT (event_id) DO NOTHING RETURNING id"
-            f") SELECT pg_notify('{OUTBOX_CHANNEL_PREFIX}' || current_schema(), max(id)::text) FROM written HAVING count(*) > 0",
-            [record.event_id for record in self.records],
-            [record.topic for record in self.records],
-            [record.key for record in self.records],
-            [record.value for record in self.records],
-            [record.headers for record in self.records],
+            f") SELECT pg_notify('{OUTBOX_CHANNEL_PREFIX}' || current_schema(), max(id)::text) "
+            "FROM (SELECT id FROM events UNION ALL SELECT id FROM letters) AS written HAVING count(*) > 0",
+            *arrays(events),
+            *arrays(letters),
         )
 
 

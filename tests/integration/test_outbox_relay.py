@@ -8,6 +8,7 @@ from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import orjson
 import pytest
 from aiokafka.partitioner import DefaultPartitioner
 
@@ -331,3 +332,34 @@ async def test_published_rows_past_the_retention_are_pruned_and_refused_unsent_a
     assert await platform_pool.fetchval("SELECT count(*) FROM outbox_pending") == 0
     records = await read_topic(kafka_bootstrap, topic)
     assert sorted(record.json()["data"]["sequence"] for record in records) == [0, 1, 2, 3, 4, 5, 6, 7]
+
+
+async def test_events_and_dead_letters_written_together_keep_their_order_and_a_dead_letter_written_again_stays_one(platform_pool):
+    def outbox_with_a_dead_letter(number: int) -> Outbox:
+        outbox = Outbox(source="urn:test")
+        outbox.event(topic="cases", key="p1", event_type="t", time=datetime(2026, 1, 1, tzinfo=UTC), subject=None, data=Tick(sequence=number))
+        outbox.dead_letter(
+            topic="cases.dlq",
+            original_topic="certificates",
+            partition=0,
+            offset=7,
+            key=b"k",
+            value=b"not json",
+            original_headers={},
+            error_class="NotJson",
+            reason="not valid JSON",
+            failed_at=datetime(2026, 1, 1, tzinfo=UTC),
+        )
+        outbox.event(topic="cases", key="p1", event_type="t", time=datetime(2026, 1, 1, tzinfo=UTC), subject=None, data=Tick(sequence=number + 1))
+        return outbox
+
+    # The second write is the same batch after a crash between the database's commit and the offset commit.
+    for outbox in (outbox_with_a_dead_letter(1), outbox_with_a_dead_letter(3)):
+        async with platform_pool.acquire() as conn, conn.transaction():
+            await outbox.write(conn)
+    rows = await platform_pool.fetch("SELECT topic, event_id, value FROM outbox ORDER BY id")
+
+    assert [row["topic"] for row in rows if row["topic"] == "cases.dlq"] == ["cases.dlq"]
+    events = [row for row in rows if row["topic"] == "cases"]
+    assert [orjson.loads(row["value"])["data"]["sequence"] for row in events] == [1, 2, 3, 4]
+    assert len({row["event_id"] for row in events}) == 4
