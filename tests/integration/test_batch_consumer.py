@@ -310,3 +310,27 @@ async def test_each_topic_of_a_shared_consumer_deduplicates_and_dead_letters_on_
     dead = await platform_pool.fetch("SELECT topic, headers FROM outbox WHERE headers ? 'x-error-class'")
     described = [(row["topic"], row["headers"]["x-original-topic"], row["headers"]["x-error-class"]) for row in dead]
     assert described == [("second.dlq", "second", "NotJson")]
+
+
+class SlowLedger(Ledger):
+    """Holds its transaction open a while, so that two instances given the same batch overlap."""
+
+    async def apply(self, context: ApplyContext, incoming: list[Incoming[dict]]) -> None:
+        await asyncio.sleep(0.2)
+        await super().apply(context, incoming)
+
+
+async def test_two_instances_given_the_same_batch_at_once_apply_each_event_once(platform_pool):
+    # As during a rebalance: the old owner still applies a batch that the new owner fetched again.
+    async with platform_pool.acquire() as conn:
+        await conn.execute("CREATE TABLE IF NOT EXISTS ledger (event_id text PRIMARY KEY)")
+    metrics = ServiceMetrics("test")
+    batch = [record(offset, json.dumps({"id": f"e{offset}"}).encode()) for offset in range(5)]
+    first, second = consumer_for(platform_pool, SlowLedger(), metrics), consumer_for(platform_pool, SlowLedger(), metrics)
+
+    await asyncio.gather(first.process(batch), second.process(batch))
+
+    assert await ledger_ids(platform_pool) == ["e0", "e1", "e2", "e3", "e4"]
+    assert [topic for topic, _ in await outbox_topics(platform_pool)] == ["out"] * 5
+    assert metrics.deduplicated.labels(topic="in")._value.get() == 5
+    assert metrics.transient_failures.labels(stage="consume")._value.get() >= 1
