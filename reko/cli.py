@@ -55,7 +55,9 @@ def _wait_for_pipeline(state: dict[str, Any], timeout: float) -> int:
     if caught_up:
         typer.echo(f"pipeline caught up after {time.monotonic() - started:.1f} s")
         return 0
-    typer.echo(f"pipeline not caught up after {timeout:g} s: {behind(report)}", err=True)
+    # The last reading may have found it caught up without three in a row yet.
+    still = behind(report) if not report.caught_up else "caught up in the last reading, not yet three readings in a row"
+    typer.echo(f"pipeline not caught up after {timeout:g} s: {still}", err=True)
     return EXIT_NOT_CAUGHT_UP
 
 
@@ -65,7 +67,8 @@ def _require_services(state: dict[str, Any], option: str) -> None:
 
 
 WaitOption = Annotated[bool, typer.Option("--wait", help="Then return only when every consumer group is at the end and every outbox is empty")]
-WaitTimeoutOption = Annotated[float, typer.Option(min=0.1, help="Seconds --wait waits before giving up with exit code 3")]
+# At least a second: caught up means three readings in a row, half a second apart.
+WaitTimeoutOption = Annotated[float, typer.Option(min=1.0, help="Seconds --wait waits before giving up with exit code 3 (at least 1)")]
 
 
 @app.command()
@@ -113,7 +116,7 @@ def stack(
 
 @app.command()
 def publish(
-    file: Annotated[Path, typer.Argument(help="CloudEvents, one JSON object per line")],
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, readable=True, help="CloudEvents, one JSON object per line")],
     state_file: Annotated[Path, typer.Option(help="The JSON file `reko stack` wrote")] = Path("stack.json"),
     bootstrap_servers: Annotated[str | None, typer.Option(help="Overrides the state file")] = None,
     topic: Annotated[str | None, typer.Option(help="Overrides the state file")] = None,

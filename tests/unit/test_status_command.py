@@ -157,3 +157,18 @@ def test_publish_with_wait_needs_a_stack_to_ask(tmp_path):
     )
     assert result.exit_code == 2
     assert "needs the state file" in result.output
+
+
+def test_publish_of_a_missing_file_is_a_usage_error_naming_it(tmp_path):
+    result = runner.invoke(cli.app, ["publish", str(tmp_path / "missing.jsonl"), "--state-file", str(tmp_path / "none.json")])
+    assert result.exit_code == 2
+    assert "does not exist" in result.output
+    assert "Traceback" not in result.output
+
+
+def test_a_wait_shorter_than_three_readings_is_refused(tmp_path):
+    feed = tmp_path / "feed.jsonl"
+    feed.write_text('{"id": 1}\n')
+    result = runner.invoke(cli.app, ["publish", str(feed), "--state-file", str(tmp_path / "none.json"), "--wait", "--wait-timeout", "0.5"])
+    assert result.exit_code == 2
+    assert "--wait-timeout" in result.output
